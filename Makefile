@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_conf
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lpthread -lm
 
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-            -Wno-missing-field-initializers -g $(OPT) $(SAN) -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -Wno-missing-field-initializers -Wno-format-truncation -g $(OPT) $(SAN) -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  := $(SAN) -Wl,--as-needed
 DEPFLAGS  = -MMD -MP
 

@@ -3,6 +3,7 @@
 #ifndef COMMON_CLOCK_H
 #define COMMON_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int64_t clock_mono_ms(void);
