@@ -43,6 +43,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(wildcard tests/integration/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
+.SECONDARY:
 .PHONY: all bins tests asan clean test unit integration up down bootstrap fuzz bench demo-activity seed check-deploy
 all: bins tests
 
@@ -90,10 +91,13 @@ bootstrap:
 	@scripts/bootstrap
 
 test: bootstrap
-	@$(MAKE) -s all
+	@$(MAKE) -s -j2 all
+	@$(MAKE) -s -j2 asan
+	@$(MAKE) -s -j2 fuzz
 	@tests/run
 
 unit: all
+	@$(MAKE) -s -j2 asan
 	@tests/run --unit
 
 integration: all

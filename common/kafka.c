@@ -106,8 +106,8 @@ static int kafka_conf_from_file(rd_kafka_conf_t *conf, cfg_file *cf, cfg_error *
         case CONFIG_TYPE_BOOL: v = config_setting_get_bool(p) ? "true" : "false"; break;
         default: return cfg_fail(cf, p, err, "kafka property %s must be a string, number or boolean", config_setting_name(p));
         }
-        /* libconfig names cannot hold '.', so both "sasl_mechanism" and the quoted
-         * form are accepted: '_' stands for '.'. */
+        /* libconfig names cannot hold '.': "sasl_mechanism" stands for
+         * sasl.mechanism (no librdkafka property has a '_' of its own). */
         char key[256];
         snprintf(key, sizeof key, "%s", config_setting_name(p));
         for (char *c = key; *c; c++)

@@ -2,7 +2,8 @@
  *
  * kafka_conf_new() builds an rd_kafka_conf_t from, in increasing precedence:
  *   the file's kafka.bootstrap_servers and the group kafka.properties
- *   { "security.protocol" = "SASL_SSL"; ... } (any librdkafka property, unchanged);
+ *   { security_protocol = "SASL_SSL"; ... } (any librdkafka property, '_' for '.'
+ *   because libconfig names cannot hold dots);
  *   KAFKA_BOOTSTRAP_SERVERS; and every KAFKA_<PROPERTY> environment variable
  *   (upper-cased, '_' for '.', e.g. KAFKA_SASL_MECHANISM -> sasl.mechanism).
  * Errors name the property; values of secret properties (passwords, keys) are never

@@ -1,0 +1,214 @@
+/* test_common.c - unit tests of common/: config and its environment overrides and
+ * errors, the metrics text format, backoff bounds, LSN text, Kafka's murmur2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/kafka.h"
+#include "common/metrics.h"
+#include "common/pg.h"
+
+static char *write_temp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/test_common_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void config_file_env_and_defaults(void **state)
+{
+    (void)state;
+    char *path = write_temp("slot = \"s1\";\nkafka = { partitions = 6; };\nflag = true;\n");
+    cfg_error err;
+    cfg_file *cf = cfg_open(path, &err);
+    assert_non_null(cf);
+    const char *s;
+    long long n;
+    bool b;
+    assert_int_equal(cfg_string(cf, "slot", "d", &s, &err), 0);
+    assert_string_equal(s, "s1");
+    assert_int_equal(cfg_string(cf, "missing", "d", &s, &err), 0);
+    assert_string_equal(s, "d");
+    assert_int_equal(cfg_int(cf, "kafka.partitions", 1, 1, 100, &n, &err), 0);
+    assert_int_equal(n, 6);
+    setenv("EKKLESIA_KAFKA_PARTITIONS", "12", 1);
+    assert_int_equal(cfg_int(cf, "kafka.partitions", 1, 1, 100, &n, &err), 0);
+    assert_int_equal(n, 12);
+    setenv("EKKLESIA_KAFKA_PARTITIONS", "twelve", 1);
+    assert_int_equal(cfg_int(cf, "kafka.partitions", 1, 1, 100, &n, &err), -1);
+    assert_string_equal(err.where, "environment EKKLESIA_KAFKA_PARTITIONS");
+    unsetenv("EKKLESIA_KAFKA_PARTITIONS");
+    assert_int_equal(cfg_bool(cf, "flag", false, &b, &err), 0);
+    assert_true(b);
+    cfg_close(cf);
+    unlink(path);
+}
+
+static void config_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    char *path = write_temp("a = 1;\nkafka = {\n  partitions = 500;\n};\nname = 7;\n");
+    cfg_error err;
+    cfg_file *cf = cfg_open(path, &err);
+    assert_non_null(cf);
+    long long n;
+    assert_int_equal(cfg_int(cf, "kafka.partitions", 1, 1, 100, &n, &err), -1);
+    char expect[128];
+    snprintf(expect, sizeof expect, "%s:3", path);
+    assert_string_equal(err.where, expect);
+    assert_non_null(strstr(err.reason, "out of range"));
+    const char *s;
+    assert_int_equal(cfg_string(cf, "name", NULL, &s, &err), -1);
+    assert_non_null(strstr(err.reason, "must be a string"));
+    static const char *const modes[] = { "initial", "never", NULL };
+    int mode;
+    assert_int_equal(cfg_enum(cf, "mode", "initial", modes, &mode, &err), 0);
+    assert_int_equal(mode, 0);
+    cfg_close(cf);
+    unlink(path);
+
+    path = write_temp("a = 1;\nb = [;\n");
+    assert_null(cfg_open(path, &err));
+    snprintf(expect, sizeof expect, "%s:2", path);
+    assert_string_equal(err.where, expect);
+    unlink(path);
+    assert_null(cfg_open("/nonexistent/x.conf", &err));
+    assert_non_null(strstr(err.reason, "cannot read file"));
+}
+
+static void metrics_text_format(void **state)
+{
+    (void)state;
+    metrics_reset();
+    metric *c = metric_counter("ekklesia_sync_events_total", "Events.", "table=\"t\",op=\"c\"");
+    metric_add(c, 2);
+    assert_ptr_equal(metric_counter("ekklesia_sync_events_total", "Events.", "table=\"t\",op=\"c\""), c);
+    metric_add(metric_counter("ekklesia_sync_events_total", "Events.", "table=\"t\",op=\"u\""), 1);
+    double bounds[] = { 0.1, 1 };
+    metric *h = metric_histogram("ekklesia_sync_request_duration_seconds", "Durations.", NULL, bounds, 2);
+    metric_observe(h, 0.05);
+    metric_observe(h, 0.5);
+    metric_observe(h, 5);
+    char *text = metrics_render();
+    assert_non_null(strstr(text, "# TYPE ekklesia_sync_events_total counter\n"
+                                 "ekklesia_sync_events_total{table=\"t\",op=\"c\"} 2\n"
+                                 "ekklesia_sync_events_total{table=\"t\",op=\"u\"} 1\n"));
+    assert_non_null(strstr(text, "ekklesia_sync_request_duration_seconds_bucket{le=\"0.1\"} 1\n"
+                                 "ekklesia_sync_request_duration_seconds_bucket{le=\"1\"} 2\n"
+                                 "ekklesia_sync_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"
+                                 "ekklesia_sync_request_duration_seconds_sum 5.5499999999999998\n"
+                                 "ekklesia_sync_request_duration_seconds_count 3\n"));
+    /* One HELP/TYPE header per name. */
+    assert_null(strstr(strstr(text, "# TYPE ekklesia_sync_events_total") + 1, "# TYPE ekklesia_sync_events_total"));
+    free(text);
+    metrics_reset();
+}
+
+static void backoff_stays_within_bounds(void **state)
+{
+    (void)state;
+    backoff b;
+    backoff_init(&b, 100, 5000);
+    int64_t max_seen = 0;
+    for (int i = 0; i < 200; i++) {
+        int64_t d = backoff_next(&b);
+        assert_true(d >= 0 && d <= 5000);
+        if (i < 1)
+            assert_true(d <= 100);
+        if (d > max_seen)
+            max_seen = d;
+    }
+    assert_true(max_seen > 1000); /* it did grow */
+    backoff_reset(&b);
+    assert_true(backoff_next(&b) <= 100);
+}
+
+static void lsn_text(void **state)
+{
+    (void)state;
+    uint64_t lsn;
+    char buf[32];
+    assert_int_equal(pg_lsn_parse("16/B374D848", &lsn), 0);
+    assert_true(lsn == 0x16B374D848ULL);
+    assert_string_equal(pg_lsn_format(lsn, buf, sizeof buf), "16/B374D848");
+    assert_int_equal(pg_lsn_parse("junk", &lsn), -1);
+    assert_int_equal(pg_lsn_parse("1/2x", &lsn), -1);
+    assert_int_equal(pg_lsn_parse(NULL, &lsn), -1);
+}
+
+/* Vectors from Kafka's own UtilsTest.testMurmur2 (int results). */
+static void murmur2_matches_java_client(void **state)
+{
+    (void)state;
+    struct { const char *key; int32_t hash; } cases[] = {
+        { "21", -973932308 },
+        { "foobar", -790332482 },
+        { "a-little-bit-long-string", -985981536 },
+        { "a-little-bit-longer-string", -1486304829 },
+        { "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971 },
+        { "abc", 479470107 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int32_t want = (int32_t)((uint32_t)cases[i].hash & 0x7fffffff) % 1000003;
+        assert_int_equal(kafka_partition_for_key(cases[i].key, strlen(cases[i].key), 1000003), want);
+    }
+}
+
+static void kafka_properties_from_file_and_env(void **state)
+{
+    (void)state;
+    char *path = write_temp("kafka = { bootstrap_servers = \"h:1\"; properties = { linger_ms = 7; compression_codec = \"lz4\"; }; };\n");
+    cfg_error err;
+    cfg_file *cf = cfg_open(path, &err);
+    assert_non_null(cf);
+    setenv("KAFKA_BATCH_NUM_MESSAGES", "1234", 1);
+    rd_kafka_conf_t *conf = kafka_conf_new(cf, "t", &err);
+    assert_non_null(conf);
+    char v[64];
+    size_t len = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(conf, "bootstrap.servers", v, &len), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "h:1");
+    len = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(conf, "linger.ms", v, &len), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "7");
+    len = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(conf, "batch.num.messages", v, &len), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "1234");
+    rd_kafka_conf_destroy(conf);
+    /* A bad property names itself, never a secret's value. */
+    setenv("KAFKA_SASL_PASSWORD_TYPO", "hunter2", 1);
+    assert_null(kafka_conf_new(cf, "t", &err));
+    assert_string_equal(err.where, "environment KAFKA_SASL_PASSWORD_TYPO");
+    assert_null(strstr(err.reason, "hunter2"));
+    unsetenv("KAFKA_SASL_PASSWORD_TYPO");
+    unsetenv("KAFKA_BATCH_NUM_MESSAGES");
+    cfg_close(cf);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(config_file_env_and_defaults),
+        cmocka_unit_test(config_errors_name_file_and_line),
+        cmocka_unit_test(metrics_text_format),
+        cmocka_unit_test(backoff_stays_within_bounds),
+        cmocka_unit_test(lsn_text),
+        cmocka_unit_test(murmur2_matches_java_client),
+        cmocka_unit_test(kafka_properties_from_file_and_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
