@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test_stack.sh - the local stack as a newcomer uses it: `scripts/stack up` (what
+# `make up` runs after building) brings every part up and writes the env file, a
+# second `up` is harmless and quick, `down` leaves no process of the stack running.
+# Runs in its own state directory on free ports, never the developer's .local/.
+set -uo pipefail
+root=${EKKLESIA_TEST_ROOT:?run through tests/run}
+ekk_root=$root
+. "$root/scripts/lib/servers.sh"
+
+dir=$(mktemp -d "${EKKLESIA_TEST_TMPDIR:-/tmp}/stack.XXXXXX")
+chmod 755 "$dir"
+export EKKLESIA_STACK_DIR=$dir
+export EKKLESIA_STACK_PG_PORT=$(free_port) EKKLESIA_STACK_KAFKA_PORT=$(free_port)
+export EKKLESIA_STACK_KAFKA_CONTROLLER_PORT=$(free_port) EKKLESIA_STACK_FIRESTORE_PORT=$(free_port)
+export EKKLESIA_STACK_PRODUCER_PORT=$(free_port) EKKLESIA_STACK_CONSUMER_PORTS="$(free_port) $(free_port)"
+unset KAFKA_BOOTSTRAP_SERVERS
+n=0
+check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi; }
+cleanup() { "$root/scripts/stack" down >/dev/null 2>&1; rm -rf "$dir"; }
+trap cleanup EXIT
+
+"$root/scripts/stack" up >"$dir/up1.log" 2>&1
+rc=$?
+check "first up succeeds" '[ $rc -eq 0 ] || { tail -30 "$dir/up1.log"; false; }'
+check "env file has every contract variable" \
+  'for v in PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE KAFKA_BOOTSTRAP_SERVERS FIRESTORE_EMULATOR_HOST GOOGLE_CLOUD_PROJECT; do grep -q "^export $v=" "$dir/env" || { echo "# missing $v"; exit 1; }; done; true'
+check "env file is private" '[ "$(stat -c %a "$dir/env")" = 600 ]'
+admin_sql() { PGPASSWORD=$(cat "$dir/secrets/postgres") PGSSLMODE=require psql -X -h 127.0.0.1 -p "$EKKLESIA_STACK_PG_PORT" -U postgres -d ekklesia -tAc "$1" 2>&1; }
+check "PostgreSQL answers over TLS with wal_level=logical" '[ "$(admin_sql "SHOW wal_level")" = logical ]'
+check "the superuser needs its password over TCP" \
+  '! PGPASSWORD=wrong psql -X -h 127.0.0.1 -p "$EKKLESIA_STACK_PG_PORT" -U postgres -d ekklesia -tAc "SELECT 1" >/dev/null 2>&1'
+if [ -f "$root/db/roles/producer.sql" ]; then
+  check "the env file reaches the database as a least-privilege replication role" \
+    '[ "$(set -a; . "$dir/env"; psql -X -tAc "SELECT rolsuper::text || rolreplication::text FROM pg_roles WHERE rolname = current_user" 2>&1)" = falsetrue ]'
+fi
+check "Kafka listens" 'port_open "$EKKLESIA_STACK_KAFKA_PORT"'
+if [ -x "$root/build/bin/firestore-emulator" ]; then
+  check "Firestore emulator listens" 'port_open "$EKKLESIA_STACK_FIRESTORE_PORT"'
+fi
+if [ -x "$root/build/bin/member-producer" ]; then
+  check "producer is ready" 'curl -fsS "http://127.0.0.1:$EKKLESIA_STACK_PRODUCER_PORT/readyz" >/dev/null'
+fi
+
+start=$(date +%s%N)
+"$root/scripts/stack" up >"$dir/up2.log" 2>&1
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "second up is harmless (${ms} ms)" '[ $rc -eq 0 ] && [ $ms -lt 30000 ]'
+check "second up started no second PostgreSQL" '[ "$(pgrep -fc -- "$dir/pg/data")" -le 1 ]'
+
+"$root/scripts/stack" down >"$dir/down.log" 2>&1
+rc=$?
+check "down succeeds" '[ $rc -eq 0 ]'
+gone() { ! pgrep -f -- "$dir" >/dev/null; }
+check "down leaves no process of the stack" 'wait_for 10 "stack processes to exit" gone || { pgrep -af -- "$dir"; false; }'
+echo "1..$n"
