@@ -136,6 +136,59 @@ pid_t th_spawn(const char *const *argv, const char *const *extra_env, const char
     return pid;
 }
 
+int th_run(const char *const *argv, const char *const *extra_env, char **out, int timeout_ms)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/run-out-%d.XXXXXX", th_env("EKKLESIA_TEST_TMPDIR"), (int)getpid());
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd, 1);
+        close(fd);
+        for (const char *const *e = extra_env; e && *e; e++)
+            putenv((char *)*e);
+        char prog[1024];
+        if (strchr(argv[0], '/'))
+            snprintf(prog, sizeof prog, "%s", argv[0]);
+        else
+            snprintf(prog, sizeof prog, "%s/%s", th_env("EKKLESIA_TEST_BIN"), argv[0]);
+        execv(prog, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd);
+    int st = -1, rc = -1;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            break;
+        }
+        struct timespec ts = { 0, 10 * 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    if (rc == -1 && waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    if (out) {
+        FILE *f = fopen(path, "r");
+        *out = NULL;
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            long len = ftell(f);
+            rewind(f);
+            *out = malloc((size_t)len + 1);
+            size_t got = fread(*out, 1, (size_t)len, f);
+            (*out)[got] = '\0';
+            fclose(f);
+        }
+    }
+    unlink(path);
+    return rc;
+}
+
 bool th_exited(pid_t pid, int *status)
 {
     int st;

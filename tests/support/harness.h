@@ -37,6 +37,10 @@ char *th_sql_value(const char *conninfo, const char *sql);
  * with extra environment "K=V" entries (NULL-terminated, may be NULL), stdout and
  * stderr appended to logfile (NULL: the test's stderr). Returns the pid or -1. */
 pid_t th_spawn(const char *const *argv, const char *const *extra_env, const char *logfile);
+/* Runs a program to completion (as th_spawn), capturing its stdout into *out
+ * (malloc'd, may be NULL); stderr goes to the test's stderr. Returns the exit code,
+ * or -1 when it did not exit normally within timeout_ms. */
+int th_run(const char *const *argv, const char *const *extra_env, char **out, int timeout_ms);
 /* Sends sig and waits up to timeout_ms for the exit; returns the exit status as
  * waitpid encodes it, or -1 when it did not exit (then it is SIGKILLed). */
 int th_stop(pid_t pid, int sig, int timeout_ms);
