@@ -1,0 +1,223 @@
+/* emu_store.c - skip list of documents ordered by name (see emu_store.h). */
+#include "tools/firestore-emulator/emu_store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "tools/firestore-emulator/emu_path.h"
+#include "tools/firestore-emulator/emu_value.h"
+
+#define EMU_SKIP_MAX 24
+
+typedef struct emu_node {
+    emu_doc doc; /* first member: an emu_doc pointer is its node */
+    int level;
+    struct emu_node *next[];
+} emu_node;
+
+struct emu_store {
+    pthread_rwlock_t lock;
+    emu_node *head;
+    int level;
+    size_t count;
+    uint64_t rng;
+    int64_t last_us;
+};
+
+static emu_node *emu_node_new(int level)
+{
+    emu_node *n = calloc(1, sizeof *n + (size_t)level * sizeof n->next[0]);
+    n->level = level;
+    return n;
+}
+
+static void emu_node_free(emu_node *n)
+{
+    free(n->doc.name);
+    json_decref(n->doc.fields);
+    free(n);
+}
+
+emu_store *emu_store_new(void)
+{
+    emu_store *s = calloc(1, sizeof *s);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* writers must not starve behind a stream of readers */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    s->head = emu_node_new(EMU_SKIP_MAX);
+    s->level = 1;
+    s->rng = 0x9e3779b97f4a7c15ULL;
+    return s;
+}
+
+void emu_store_free(emu_store *s)
+{
+    if (!s)
+        return;
+    emu_node *n = s->head->next[0];
+    while (n) {
+        emu_node *next = n->next[0];
+        emu_node_free(n);
+        n = next;
+    }
+    free(s->head);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+void emu_store_rdlock(emu_store *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+}
+
+void emu_store_wrlock(emu_store *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+}
+
+void emu_store_unlock(emu_store *s)
+{
+    pthread_rwlock_unlock(&s->lock);
+}
+
+static int emu_random_level(emu_store *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    int level = 1;
+    for (uint64_t r = s->rng; level < EMU_SKIP_MAX && (r & 3) == 0; r >>= 2)
+        level++;
+    return level;
+}
+
+/* Fills update[] with the last node before key on each level; returns the first
+ * node >= key. */
+static emu_node *emu_find(emu_store *s, const char *key, emu_node **update)
+{
+    emu_node *x = s->head;
+    for (int i = s->level - 1; i >= 0; i--) {
+        while (x->next[i] && emu_name_compare(x->next[i]->doc.name, key) < 0)
+            x = x->next[i];
+        if (update)
+            update[i] = x;
+    }
+    return x->next[0];
+}
+
+const emu_doc *emu_store_get(emu_store *s, const char *name)
+{
+    emu_node *n = emu_find(s, name, NULL);
+    return n && strcmp(n->doc.name, name) == 0 ? &n->doc : NULL;
+}
+
+void emu_store_put(emu_store *s, const char *name, json_t *fields, int64_t create_us, int64_t update_us)
+{
+    emu_node *update[EMU_SKIP_MAX];
+    emu_node *n = emu_find(s, name, update);
+    if (n && strcmp(n->doc.name, name) == 0) {
+        json_decref(n->doc.fields);
+        n->doc.fields = fields;
+        n->doc.create_us = create_us;
+        n->doc.update_us = update_us;
+        return;
+    }
+    int level = emu_random_level(s);
+    for (int i = s->level; i < level; i++)
+        update[i] = s->head;
+    if (level > s->level)
+        s->level = level;
+    n = emu_node_new(level);
+    n->doc = (emu_doc){ .name = strdup(name), .fields = fields, .create_us = create_us, .update_us = update_us };
+    for (int i = 0; i < level; i++) {
+        n->next[i] = update[i]->next[i];
+        update[i]->next[i] = n;
+    }
+    s->count++;
+}
+
+static void emu_unlink(emu_store *s, emu_node *n, emu_node **update)
+{
+    for (int i = 0; i < s->level; i++) {
+        if (update[i]->next[i] == n)
+            update[i]->next[i] = n->next[i];
+    }
+    while (s->level > 1 && !s->head->next[s->level - 1])
+        s->level--;
+    s->count--;
+    emu_node_free(n);
+}
+
+bool emu_store_delete(emu_store *s, const char *name)
+{
+    emu_node *update[EMU_SKIP_MAX];
+    emu_node *n = emu_find(s, name, update);
+    if (!n || strcmp(n->doc.name, name) != 0)
+        return false;
+    emu_unlink(s, n, update);
+    return true;
+}
+
+const emu_doc *emu_store_seek(emu_store *s, const char *key)
+{
+    emu_node *n = emu_find(s, key, NULL);
+    return n ? &n->doc : NULL;
+}
+
+const emu_doc *emu_store_next(const emu_doc *d)
+{
+    const emu_node *n = (const emu_node *)d;
+    return n->next[0] ? &n->next[0]->doc : NULL;
+}
+
+size_t emu_store_count(emu_store *s)
+{
+    return s->count;
+}
+
+size_t emu_store_clear_prefix(emu_store *s, const char *prefix)
+{
+    size_t plen = strlen(prefix), removed = 0;
+    for (;;) {
+        emu_node *update[EMU_SKIP_MAX];
+        emu_node *n = emu_find(s, prefix, update);
+        if (!n || strncmp(n->doc.name, prefix, plen) != 0)
+            break;
+        emu_unlink(s, n, update);
+        removed++;
+    }
+    return removed;
+}
+
+int64_t emu_store_tick(emu_store *s)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    s->last_us = now > s->last_us ? now : s->last_us + 1;
+    return s->last_us;
+}
+
+int64_t emu_store_now(emu_store *s)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    return now > s->last_us ? now : s->last_us;
+}
+
+json_t *emu_doc_json(const emu_doc *d, const json_t *fields_override)
+{
+    const json_t *fields = fields_override ? fields_override : d->fields;
+    json_t *o = json_pack("{s:s}", "name", d->name);
+    if (json_object_size(fields) > 0)
+        json_object_set(o, "fields", (json_t *)fields);
+    json_object_set_new(o, "createTime", emu_time_json(d->create_us));
+    json_object_set_new(o, "updateTime", emu_time_json(d->update_us));
+    return o;
+}

@@ -1,0 +1,84 @@
+/* emu_write.h - one Firestore Write: parsing and applying it to a document state.
+ *
+ * Pure functions (no store, no locks): emu_write_apply() takes the document as it is
+ * and returns the document as it will be, so commit, batchWrite, PATCH and DELETE
+ * share the same rules and unit tests can check them directly.
+ *   update without updateMask: the fields replace the document (upsert)
+ *   update with updateMask:    each masked path is set from the input, or deleted
+ *                              when the input lacks it; other fields are untouched
+ *                              (input fields outside the mask are ignored)
+ *   updateTransforms / transform: applied in order after the update; the results are
+ *                              WriteResult.transformResults (nullValue for array ones)
+ *   currentDocument:           exists=true on a missing document   -> NOT_FOUND
+ *                              exists=false on an existing document -> ALREADY_EXISTS
+ *                              updateTime differing or no document  -> FAILED_PRECONDITION
+ * A write that leaves the document as it was keeps its updateTime (WriteResult
+ * documents this: "If the write did not actually change the document, this will be
+ * the previous update_time"). */
+#ifndef EMU_WRITE_H
+#define EMU_WRITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tools/firestore-emulator/emu_error.h"
+#include "tools/firestore-emulator/emu_value.h"
+
+typedef enum {
+    EMU_TR_SERVER_TIME,
+    EMU_TR_INCREMENT,
+    EMU_TR_MAXIMUM,
+    EMU_TR_MINIMUM,
+    EMU_TR_APPEND,
+    EMU_TR_REMOVE,
+} emu_tr_kind;
+
+typedef struct {
+    emu_fieldpath path;
+    emu_tr_kind kind;
+    json_t *operand; /* canonical Value (number) or JSON array of Values; NULL for server time */
+} emu_transform;
+
+typedef enum { EMU_WRITE_UPDATE, EMU_WRITE_DELETE, EMU_WRITE_TRANSFORM } emu_write_op;
+
+typedef struct {
+    emu_write_op op;
+    char *name;
+    json_t *fields;          /* update: canonical fields */
+    bool has_mask;
+    emu_fieldpath *mask;
+    int nmask;
+    emu_transform *tr;
+    int ntr;
+    bool has_exists, exists;
+    bool has_update_time;
+    int64_t update_time_us;
+} emu_write;
+
+typedef struct {
+    bool exists;
+    json_t *fields;          /* borrowed in cur, a new reference in next */
+    int64_t create_us;
+    int64_t update_us;
+} emu_docstate;
+
+/* Parses a Write object whose documents must be in database. 0 or -1 with st. */
+int emu_write_parse(const json_t *w, const char *database, emu_write *out, emu_status *st);
+/* Parses a Precondition object into w. */
+int emu_precondition_parse(const json_t *pc, emu_write *w, emu_status *st);
+/* Parses a list of field path strings (a DocumentMask's fieldPaths). */
+int emu_mask_parse(const json_t *paths, emu_fieldpath **out, int *n, emu_status *st);
+void emu_mask_free(emu_fieldpath *paths, int n);
+/* Parses a Document body ({"name"?,"fields"?,...}) into canonical fields. */
+int emu_document_parse(const json_t *doc, json_t **fields, const char **name, emu_status *st);
+void emu_write_clear(emu_write *w);
+
+/* Applies w to cur at time now_us. On success next->fields is a new reference (or
+ * NULL after a delete) and *results (when results != NULL) a JSON array of transform
+ * results, or NULL when the write has no transforms. */
+int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
+                    json_t **results, emu_status *st);
+
+#endif
