@@ -112,12 +112,39 @@ static enum MHD_Result emu_collect_param(void *cls, enum MHD_ValueKind kind, con
     return MHD_YES;
 }
 
+typedef struct {
+    char *data;
+    size_t len, cap;
+} emu_outbuf;
+
+static int emu_out_append(const char *buf, size_t size, void *data)
+{
+    emu_outbuf *o = data;
+    if (o->len + size > o->cap) {
+        while (o->len + size > o->cap)
+            o->cap *= 2;
+        o->data = realloc(o->data, o->cap);
+    }
+    memcpy(o->data + o->len, buf, size);
+    o->len += size;
+    return 0;
+}
+
+/* Serialises into one buffer that starts large: growing a string by doubling
+ * from a few bytes (json_dumps) made malloc the hottest code under load. */
+static emu_outbuf emu_serialize(const json_t *json)
+{
+    emu_outbuf o = { malloc(65536), 0, 65536 };
+    json_dump_callback(json, emu_out_append, &o, JSON_COMPACT);
+    return o;
+}
+
 static enum MHD_Result emu_send(struct MHD_Connection *connection, const emu_response *rs)
 {
     struct MHD_Response *resp;
     if (rs->json) {
-        char *body = json_dumps(rs->json, JSON_COMPACT);
-        resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        emu_outbuf body = emu_serialize(rs->json);
+        resp = MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=UTF-8");
     } else {
         const char *text = rs->text ? rs->text : "";
@@ -189,9 +216,14 @@ static enum MHD_Result emu_first_call(emu_http *h, struct MHD_Connection *connec
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     *con_cls = c;
     const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > h->cfg.max_body) {
+    unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+    if (want > h->cfg.max_body) {
         c->too_big = true;
         return emu_too_big(h, connection);
+    }
+    if (want > 0) { /* one allocation for the whole body */
+        c->cap = (size_t)want + 1;
+        c->buf = malloc(c->cap);
     }
     return MHD_YES;
 }

@@ -331,9 +331,27 @@ static int emu_decode_null(const json_t *x, const char *where, json_t **out, emu
     return 0;
 }
 
-static int emu_decode_int(const json_t *x, const char *where, json_t **out, emu_status *st)
+/* True when s is an int64 in canonical form (no '+', no leading zeros, no "-0"). */
+static bool emu_int_canonical(const char *s, size_t len)
+{
+    const char *d = s[0] == '-' ? s + 1 : s;
+    size_t dl = len - (size_t)(d - s);
+    if (dl == 0 || dl > 18 || (d[0] == '0' && (dl > 1 || d != s)))
+        return false; /* 19 digits may overflow: the slow path checks those */
+    for (size_t i = 0; i < dl; i++) {
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    }
+    return true;
+}
+
+static int emu_decode_int(const json_t *in, const json_t *x, const char *where, json_t **out, emu_status *st)
 {
     int64_t n;
+    if (json_is_string(x) && emu_int_canonical(json_string_value(x), json_string_length(x))) {
+        *out = json_incref((json_t *)in);
+        return 0;
+    }
     if (json_is_integer(x))
         n = json_integer_value(x);
     else if (!json_is_string(x) || emu_parse_int64(json_string_value(x), &n) != 0)
@@ -342,9 +360,13 @@ static int emu_decode_int(const json_t *x, const char *where, json_t **out, emu_
     return 0;
 }
 
-static int emu_decode_double(const json_t *x, const char *where, json_t **out, emu_status *st)
+static int emu_decode_double(const json_t *in, const json_t *x, const char *where, json_t **out, emu_status *st)
 {
     double d;
+    if (json_is_real(x)) {
+        *out = json_incref((json_t *)in);
+        return 0;
+    }
     if (json_is_number(x)) {
         d = json_number_value(x);
     } else if (json_is_string(x)) {
@@ -367,13 +389,15 @@ static int emu_decode_double(const json_t *x, const char *where, json_t **out, e
     return 0;
 }
 
-static int emu_decode_timestamp(const json_t *x, const char *where, json_t **out, emu_status *st)
+static int emu_decode_timestamp(const json_t *in, const json_t *x, const char *where, json_t **out, emu_status *st)
 {
     int64_t us;
     if (!json_is_string(x) || emu_time_parse(json_string_value(x), &us) != 0)
         return emu_fail(st, EMU_INVALID_ARGUMENT,
                         "Invalid value at '%s.timestamp_value': not an RFC 3339 timestamp in 0001..9999", where);
-    *out = emu_value_timestamp(us);
+    char canon[40];
+    emu_time_format(us, canon, sizeof canon);
+    *out = strcmp(canon, json_string_value(x)) == 0 ? json_incref((json_t *)in) : emu_value_timestamp(us);
     return 0;
 }
 
@@ -418,16 +442,15 @@ static int emu_decode_geo(const json_t *x, const char *where, json_t **out, emu_
     return 0;
 }
 
-static int emu_decode_array(const json_t *x, int depth, const char *where, json_t **out, emu_status *st)
+/* Decodes the elements of an array; *out is vals itself (a new reference) when
+ * every element was already canonical, so a request's values can be kept as they
+ * are without copying. */
+static int emu_decode_elements(const json_t *vals, int depth, const char *where, json_t **out, emu_status *st)
 {
-    json_t *vals = json_object_get(x, "values");
-    if (!json_is_object(x) || json_object_size(x) != (vals != NULL) || (vals && !json_is_array(vals)))
-        return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.array_value': expected {\"values\":[...]}", where);
-    json_t *arr = json_array();
-    size_t i;
-    json_t *el;
-    json_array_foreach(vals, i, el) {
-        json_t *v;
+    json_t *arr = NULL;
+    size_t n = json_array_size(vals);
+    for (size_t i = 0; i < n; i++) {
+        json_t *el = json_array_get(vals, i), *v;
         if (emu_value_decode(el, depth + 1, where, &v, st) != 0) {
             json_decref(arr);
             return -1;
@@ -438,21 +461,59 @@ static int emu_decode_array(const json_t *x, int depth, const char *where, json_
             return emu_fail(st, EMU_INVALID_ARGUMENT, "Cannot have an array value directly inside an array value ('%s')",
                             where);
         }
-        json_array_append_new(arr, v);
+        if (!arr && v != el) { /* first change: copy what came before */
+            arr = json_array();
+            for (size_t j = 0; j < i; j++)
+                json_array_append(arr, json_array_get(vals, j));
+        }
+        if (arr)
+            json_array_append_new(arr, v);
+        else
+            json_decref(v);
+    }
+    *out = arr ? arr : json_incref((json_t *)vals);
+    return 0;
+}
+
+static int emu_decode_array(const json_t *in, const json_t *x, int depth, const char *where, json_t **out,
+                            emu_status *st)
+{
+    json_t *vals = json_object_get(x, "values"), *arr = NULL;
+    if (!json_is_object(x) || json_object_size(x) != (vals != NULL) || (vals && !json_is_array(vals)))
+        return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.array_value': expected {\"values\":[...]}", where);
+    if (!vals) {
+        *out = json_incref((json_t *)in);
+        return 0;
+    }
+    if (emu_decode_elements(vals, depth, where, &arr, st) != 0)
+        return -1;
+    if (arr == vals && json_array_size(vals) > 0) {
+        json_decref(arr);
+        *out = json_incref((json_t *)in);
+        return 0;
     }
     *out = emu_value_array(arr);
     return 0;
 }
 
-static int emu_decode_map(const json_t *x, int depth, const char *where, json_t **out, emu_status *st)
+static int emu_decode_map(const json_t *in, const json_t *x, int depth, const char *where, json_t **out,
+                          emu_status *st)
 {
-    json_t *fields = json_object_get(x, "fields");
+    json_t *fields = json_object_get(x, "fields"), *f = NULL;
     if (!json_is_object(x) || json_object_size(x) != (fields != NULL))
         return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.map_value': expected {\"fields\":{...}}", where);
-    json_t *f = NULL;
-    if (fields && emu_fields_decode(fields, depth + 1, where, &f, st) != 0)
+    if (!fields) {
+        *out = json_incref((json_t *)in);
+        return 0;
+    }
+    if (emu_fields_decode(fields, depth + 1, where, &f, st) != 0)
         return -1;
-    *out = emu_value_map(f ? f : json_object());
+    if (f == fields && json_object_size(fields) > 0) {
+        json_decref(f);
+        *out = json_incref((json_t *)in);
+        return 0;
+    }
+    *out = emu_value_map(f);
     return 0;
 }
 
@@ -472,21 +533,21 @@ int emu_value_decode(const json_t *in, int depth, const char *where, json_t **ou
     case EMU_V_BOOL:
         if (!json_is_boolean(x))
             return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.boolean_value': not a boolean", where);
-        *out = json_pack("{s:b}", "booleanValue", json_is_true(x));
+        *out = json_incref((json_t *)in);
         return 0;
-    case EMU_V_INT: return emu_decode_int(x, where, out, st);
-    case EMU_V_DOUBLE: return emu_decode_double(x, where, out, st);
-    case EMU_V_TIMESTAMP: return emu_decode_timestamp(x, where, out, st);
+    case EMU_V_INT: return emu_decode_int(in, x, where, out, st);
+    case EMU_V_DOUBLE: return emu_decode_double(in, x, where, out, st);
+    case EMU_V_TIMESTAMP: return emu_decode_timestamp(in, x, where, out, st);
     case EMU_V_STRING:
         if (!json_is_string(x))
             return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.string_value': not a string", where);
-        *out = json_pack("{s:O}", "stringValue", x);
+        *out = json_incref((json_t *)in);
         return 0;
     case EMU_V_BYTES: return emu_decode_bytes(x, where, out, st);
     case EMU_V_REF: return emu_decode_reference(x, where, out, st);
     case EMU_V_GEO: return emu_decode_geo(x, where, out, st);
-    case EMU_V_ARRAY: return emu_decode_array(x, depth, where, out, st);
-    case EMU_V_MAP: return emu_decode_map(x, depth, where, out, st);
+    case EMU_V_ARRAY: return emu_decode_array(in, x, depth, where, out, st);
+    case EMU_V_MAP: return emu_decode_map(in, x, depth, where, out, st);
     case EMU_V_INVALID: break;
     }
     return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid JSON payload received. Unknown name \"%s\" at '%s': Cannot find field.",
@@ -497,7 +558,7 @@ int emu_fields_decode(const json_t *in, int depth, const char *where, json_t **o
 {
     if (!json_is_object(in))
         return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s.fields': expected an object", where);
-    json_t *f = json_object();
+    json_t *f = NULL; /* created at the first value that had to change */
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)in, key, val) {
@@ -511,9 +572,22 @@ int emu_fields_decode(const json_t *in, int depth, const char *where, json_t **o
             json_decref(f);
             return -1;
         }
-        json_object_set_new(f, key, v);
+        if (!f && v != val) {
+            f = json_object();
+            const char *k2;
+            json_t *v2;
+            json_object_foreach((json_t *)in, k2, v2) {
+                if (k2 == key)
+                    break;
+                json_object_set(f, k2, v2);
+            }
+        }
+        if (f)
+            json_object_set_new(f, key, v);
+        else
+            json_decref(v);
     }
-    *out = f;
+    *out = f ? f : json_incref((json_t *)in);
     return 0;
 }
 

@@ -1,0 +1,197 @@
+/* load.c - load generator for firestore-emulator: keep-alive HTTP/1.1 over raw
+ * sockets, one thread per connection, requests prepared before the clock starts.
+ *
+ *   load MODE PORT [CONNS] [SECONDS] [WRITES]
+ *   MODE: commit | batchwrite (WRITES writes per request, default 500) | patch
+ *
+ * Prints one line: mode, requests, documents written, seconds, docs/s, req/s,
+ * and the count of non-200 responses (which makes the exit status 1). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NBODIES 64
+
+typedef struct {
+    char *data;
+    size_t len;
+} req_t;
+
+static req_t reqs[NBODIES];
+static int port, writes_per_req = 500, seconds = 5;
+static const char *mode;
+static atomic_long total_reqs, total_bad;
+static double deadline;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One member-like document (synthetic data), as a Document JSON object. */
+static int doc_json(char *out, size_t len, const char *name_prefix, long id)
+{
+    return snprintf(out, len,
+                    "{\"name\":\"%s%ld\",\"fields\":{"
+                    "\"name\":{\"stringValue\":\"Synthetic Person %ld\"},"
+                    "\"email\":{\"stringValue\":\"person%ld@example.invalid\"},"
+                    "\"django_id\":{\"integerValue\":\"%ld\"},"
+                    "\"active\":{\"booleanValue\":true},"
+                    "\"fee\":{\"doubleValue\":1250.5},"
+                    "\"joined\":{\"timestampValue\":\"2020-01-02T03:04:05.123456Z\"},"
+                    "\"address\":{\"mapValue\":{\"fields\":{\"street\":{\"stringValue\":\"Street %ld\"},"
+                    "\"postal\":{\"stringValue\":\"101\"},\"country\":{\"stringValue\":\"IS\"}}}},"
+                    "\"unions\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"u1\"},{\"stringValue\":\"u2\"}]}},"
+                    "\"metadata\":{\"mapValue\":{\"fields\":{\"synced_at\":{\"timestampValue\":\"2026-01-01T00:00:00Z\"},"
+                    "\"lsn\":{\"integerValue\":\"%ld\"}}}}}}",
+                    name_prefix, id, id, id, id, id, id * 16);
+}
+
+static void build_batch(int b)
+{
+    const char *verb = strcmp(mode, "commit") == 0 ? "commit" : "batchWrite";
+    size_t cap = (size_t)writes_per_req * 1200 + 1024, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n, "{\"writes\":[");
+    for (int i = 0; i < writes_per_req; i++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"update\":", i ? "," : "");
+        n += (size_t)doc_json(body + n, cap - n, "projects/bench/databases/(default)/documents/members/m",
+                              (long)b * writes_per_req + i);
+        n += (size_t)snprintf(body + n, cap - n,
+                              ",\"updateMask\":{\"fieldPaths\":[\"name\",\"email\",\"django_id\",\"active\",\"fee\","
+                              "\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]}}");
+    }
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    char *req = malloc(n + 512);
+    int h = snprintf(req, 512,
+                     "POST /v1/projects/bench/databases/(default)/documents:%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     verb, n);
+    memcpy(req + h, body, n);
+    reqs[b] = (req_t){ req, (size_t)h + n };
+    free(body);
+}
+
+static void build_patch(int b)
+{
+    char doc[2048], *req = malloc(4096);
+    int dl = doc_json(doc, sizeof doc, "projects/bench/databases/(default)/documents/patch/p", b);
+    int h = snprintf(req, 4096,
+                     "PATCH /v1/projects/bench/databases/(default)/documents/patch/p%d?updateMask.fieldPaths=name&"
+                     "updateMask.fieldPaths=metadata.lsn HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\n\r\n%s",
+                     b, dl, doc);
+    reqs[b] = (req_t){ req, (size_t)h };
+}
+
+static int connect_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        perror("connect");
+        exit(1);
+    }
+    return fd;
+}
+
+/* Reads one response; returns the HTTP status or -1. buf is reused. */
+static int read_response(int fd, char **buf, size_t *cap)
+{
+    size_t len = 0;
+    char *hdr_end = NULL;
+    while (!hdr_end) {
+        if (len + 4096 > *cap)
+            *buf = realloc(*buf, *cap *= 2);
+        ssize_t r = read(fd, *buf + len, *cap - len - 1);
+        if (r <= 0)
+            return -1;
+        len += (size_t)r;
+        (*buf)[len] = '\0';
+        hdr_end = strstr(*buf, "\r\n\r\n");
+    }
+    int status = atoi(*buf + 9);
+    char *cl = strcasestr(*buf, "Content-Length:");
+    size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0, need = (size_t)(hdr_end + 4 - *buf) + body;
+    while (len < need) {
+        if (need + 1 > *cap) {
+            *cap = need + 1;
+            *buf = realloc(*buf, *cap);
+        }
+        ssize_t r = read(fd, *buf + len, need - len);
+        if (r <= 0)
+            return -1;
+        len += (size_t)r;
+    }
+    return status;
+}
+
+static void *worker(void *arg)
+{
+    long idx = (long)arg;
+    int fd = connect_port();
+    size_t cap = 65536;
+    char *buf = malloc(cap);
+    for (long i = idx; now_s() < deadline; i++) {
+        req_t *r = &reqs[i % NBODIES];
+        for (size_t off = 0; off < r->len;) {
+            ssize_t w = write(fd, r->data + off, r->len - off);
+            if (w <= 0) {
+                perror("write");
+                exit(1);
+            }
+            off += (size_t)w;
+        }
+        int st = read_response(fd, &buf, &cap);
+        if (st < 0) {
+            fprintf(stderr, "connection closed\n");
+            exit(1);
+        }
+        if (st != 200)
+            atomic_fetch_add(&total_bad, 1);
+        atomic_fetch_add(&total_reqs, 1);
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: load commit|batchwrite|patch PORT [CONNS] [SECONDS] [WRITES]\n");
+        return 2;
+    }
+    mode = argv[1];
+    port = atoi(argv[2]);
+    int conns = argc > 3 ? atoi(argv[3]) : 4;
+    seconds = argc > 4 ? atoi(argv[4]) : 5;
+    writes_per_req = argc > 5 ? atoi(argv[5]) : 500;
+    int patch = strcmp(mode, "patch") == 0;
+    for (int b = 0; b < NBODIES; b++)
+        patch ? build_patch(b) : build_batch(b);
+    pthread_t th[256];
+    double start = now_s();
+    deadline = start + seconds;
+    for (long c = 0; c < conns && c < 256; c++)
+        pthread_create(&th[c], NULL, worker, (void *)(c * 7));
+    for (int c = 0; c < conns && c < 256; c++)
+        pthread_join(th[c], NULL);
+    double el = now_s() - start;
+    long n = atomic_load(&total_reqs), docs = patch ? n : n * writes_per_req;
+    printf("%-10s conns=%d requests=%ld documents=%ld seconds=%.2f docs_per_s=%.0f req_per_s=%.0f errors=%ld\n", mode,
+           conns, n, docs, el, docs / el, n / el, atomic_load(&total_bad));
+    return atomic_load(&total_bad) ? 1 : 0;
+}
