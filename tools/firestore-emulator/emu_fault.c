@@ -225,6 +225,7 @@ void emu_faults_decide(emu_faults *f, const char *method, const char *path, emu_
 
 void emu_fault_respond(emu_ctx *ctx, const emu_request *rq, const emu_fault_decision *d, emu_response *rs)
 {
+    memset(rs, 0, sizeof *rs);
     if (d->code == EMU_OK || d->after_apply)
         emu_api_handle(ctx, rq, rs);
     if (d->code == EMU_OK)
