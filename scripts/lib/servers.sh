@@ -182,7 +182,8 @@ CONF
   if [ ! -f "$dir/data/meta.properties" ]; then
     local id
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-    java -cp "$ekk_root/.local/kafka/libs/*" kafka.tools.StorageTool format -t "$id" \
+    id="A${id:1}" # never a leading '-', which the tool would take for an option
+    java -cp "$ekk_root/.local/kafka/libs/*" kafka.tools.StorageTool format --cluster-id="$id" \
       -c "$dir/server.properties" >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; return 1; }
   fi
 }
