@@ -67,6 +67,7 @@ static void test_update_without_mask_replaces(void **state)
     assert_int_equal(next.create_us, 10);
     assert_int_equal(next.update_us, 1000000);
     json_decref(next.fields);
+    free(next.text);
     json_decref(old);
 }
 
@@ -86,6 +87,7 @@ static void test_update_mask_sets_and_deletes(void **state)
     expect_fields(next.fields, "{\"keep\":{\"stringValue\":\"portal\"},\"q.r\":{\"nullValue\":null},"
                                "\"m\":{\"mapValue\":{\"fields\":{\"x\":{\"integerValue\":\"9\"}}}}}");
     json_decref(next.fields);
+    free(next.text);
     /* the stored fields were not touched */
     expect_fields(old, "{\"a\":{\"integerValue\":\"1\"},\"keep\":{\"stringValue\":\"portal\"},"
                        "\"m\":{\"mapValue\":{\"fields\":{\"x\":{\"integerValue\":\"1\"},\"y\":{\"integerValue\":\"2\"}}}}}");
@@ -104,6 +106,7 @@ static void test_mask_on_missing_document_creates_it(void **state)
     expect_fields(next.fields, "{\"a\":{\"integerValue\":\"1\"}}");
     assert_int_equal(next.create_us, 1000000);
     json_decref(next.fields);
+    free(next.text);
 }
 
 static void test_unchanged_write_keeps_update_time(void **state)
@@ -117,6 +120,7 @@ static void test_unchanged_write_keeps_update_time(void **state)
                      0);
     assert_int_equal(next.update_us, 20);
     json_decref(next.fields);
+    free(next.text);
     json_decref(old);
 }
 
@@ -151,6 +155,7 @@ static void test_preconditions(void **state)
                            &present, &next, NULL, &st),
                      0);
     json_decref(next.fields);
+    free(next.text);
     assert_int_equal(apply("{\"delete\":\"" DOC "\"}", &missing, &next, NULL, &st), 0); /* deleting nothing is fine */
     assert_false(next.exists);
     json_decref(old);
@@ -190,6 +195,7 @@ static void test_transforms(void **state)
     free(r);
     json_decref(res);
     json_decref(next.fields);
+    free(next.text);
     json_decref(old);
 }
 

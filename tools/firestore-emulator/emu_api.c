@@ -143,9 +143,11 @@ static int emu_api_get(emu_ctx *ctx, const emu_route *r, const emu_request *rq, 
     if (rc == 0 && !d)
         rc = emu_fail(st, EMU_NOT_FOUND, "Document \"%s\" not found.", r->name);
     if (rc == 0) {
-        json_t *proj = nmask >= 0 ? emu_fields_project(d->fields, mask, nmask) : NULL;
+        json_t *f = emu_doc_fields(d);
+        json_t *proj = nmask >= 0 ? emu_fields_project(f, mask, nmask) : json_incref(f);
         *out = emu_doc_json(d, proj);
         json_decref(proj);
+        json_decref(f);
     }
     emu_store_unlock(ctx->store);
     emu_mask_free(mask, nmask < 0 ? 0 : nmask);

@@ -45,8 +45,10 @@ static void emu_stage_init(emu_stage *sg, size_t writes)
 
 static void emu_stage_free(emu_stage *sg)
 {
-    for (size_t i = 0; i < sg->n; i++)
+    for (size_t i = 0; i < sg->n; i++) {
         json_decref(sg->e[i].state.fields);
+        free(sg->e[i].state.text);
+    }
     free(sg->e);
     free(sg->slots);
 }
@@ -69,7 +71,7 @@ static emu_docstate emu_stage_get(emu_stage *sg, emu_store *store, const char *n
     const emu_doc *d = emu_store_get(store, name);
     emu_docstate s = { 0 };
     if (d)
-        s = (emu_docstate){ true, d->fields, d->create_us, d->update_us };
+        s = (emu_docstate){ true, NULL, d->text, d->create_us, d->update_us };
     return s;
 }
 
@@ -78,6 +80,7 @@ static void emu_stage_put(emu_stage *sg, const char *name, emu_docstate next)
     size_t *slot = emu_stage_slot(sg, name);
     if (*slot) {
         json_decref(sg->e[*slot - 1].state.fields);
+        free(sg->e[*slot - 1].state.text);
         sg->e[*slot - 1].state = next;
         return;
     }
@@ -90,8 +93,8 @@ static void emu_stage_install(emu_stage *sg, emu_store *store)
     for (size_t i = 0; i < sg->n; i++) {
         emu_staged *e = &sg->e[i];
         if (e->state.exists) {
-            emu_store_put(store, e->name, e->state.fields, e->state.create_us, e->state.update_us);
-            e->state.fields = NULL; /* the store owns it now */
+            emu_store_put(store, e->name, e->state.text, e->state.create_us, e->state.update_us);
+            e->state.text = NULL; /* the store owns it now */
         } else {
             emu_store_delete(store, e->name);
         }
@@ -152,9 +155,11 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
         emu_stage_install(&sg, ctx->store);
         const emu_doc *d = doc_out && n > 0 ? emu_store_get(ctx->store, w[0].name) : NULL;
         if (d) {
-            json_t *proj = nmask >= 0 && mask ? emu_fields_project(d->fields, mask, nmask) : NULL;
+            json_t *f = emu_doc_fields(d);
+            json_t *proj = nmask >= 0 && mask ? emu_fields_project(f, mask, nmask) : json_incref(f);
             *doc_out = emu_doc_json(d, proj);
             json_decref(proj);
+            json_decref(f);
         }
     }
     emu_store_unlock(ctx->store);
@@ -273,14 +278,15 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         const emu_doc *d = emu_store_get(ctx->store, w[i].name);
         emu_docstate cur = { 0 }, next;
         if (d)
-            cur = (emu_docstate){ true, d->fields, d->create_us, d->update_us };
+            cur = (emu_docstate){ true, NULL, d->text, d->create_us, d->update_us };
         json_t *tres;
         emu_status ws;
         emu_status_ok(&ws);
         if (emu_write_apply(&w[i], &cur, now, &next, &tres, &ws) == 0) {
             json_array_append_new(results, emu_write_result(&next, tres));
+            json_decref(next.fields);
             if (next.exists)
-                emu_store_put(ctx->store, w[i].name, next.fields, next.create_us, next.update_us);
+                emu_store_put(ctx->store, w[i].name, next.text, next.create_us, next.update_us);
             else
                 emu_store_delete(ctx->store, w[i].name);
         } else {
@@ -383,9 +389,11 @@ int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, js
             break;
         json_t *item;
         if (d) {
-            json_t *proj = nmask >= 0 ? emu_fields_project(d->fields, mask, nmask) : NULL;
+            json_t *f = emu_doc_fields(d);
+            json_t *proj = nmask >= 0 ? emu_fields_project(f, mask, nmask) : json_incref(f);
             item = json_pack("{s:o}", "found", emu_doc_json(d, proj));
             json_decref(proj);
+            json_decref(f);
         } else {
             item = json_pack("{s:s}", "missing", name);
         }

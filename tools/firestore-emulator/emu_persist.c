@@ -25,7 +25,8 @@ static int emu_import_doc(emu_ctx *ctx, const json_t *doc, emu_status *st)
         json_decref(fields);
         return st->code != EMU_OK ? -1 : emu_fail(st, EMU_INVALID_ARGUMENT, "export: a document lacks name or times");
     }
-    emu_store_put(ctx->store, name, fields, ct, ut);
+    emu_store_put(ctx->store, name, emu_fields_text(fields), ct, ut);
+    json_decref(fields);
     return 0;
 }
 

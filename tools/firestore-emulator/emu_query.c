@@ -303,8 +303,15 @@ static int emu_query_parse(const json_t *sq, emu_query *q, emu_status *st)
 
 /* ---------- evaluation ---------- */
 
+/* A document during a query: its name and its fields parsed once. */
+typedef struct {
+    const char *name;
+    json_t *fields;
+    const emu_doc *doc;
+} emu_qdoc;
+
 /* The value a field reference has in d (new reference), NULL when absent. */
-static json_t *emu_field_of(const emu_doc *d, const emu_fieldref *r)
+static json_t *emu_field_of(const emu_qdoc *d, const emu_fieldref *r)
 {
     if (r->is_name)
         return json_pack("{s:s}", "referenceValue", d->name);
@@ -372,7 +379,7 @@ static bool emu_unary_match(int op, const json_t *v)
     }
 }
 
-static bool emu_filter_match(const emu_filter *f, const emu_doc *d)
+static bool emu_filter_match(const emu_filter *f, const emu_qdoc *d)
 {
     if (f->kind == EMU_F_AND || f->kind == EMU_F_OR) {
         for (int i = 0; i < f->nsubs; i++) {
@@ -388,7 +395,7 @@ static bool emu_filter_match(const emu_filter *f, const emu_doc *d)
     return m;
 }
 
-static int emu_doc_order(const emu_query *q, const emu_doc *a, const emu_doc *b)
+static int emu_doc_order(const emu_query *q, const emu_qdoc *a, const emu_qdoc *b)
 {
     for (int i = 0; i < q->norder; i++) {
         json_t *x = emu_field_of(a, &q->order[i].field), *y = emu_field_of(b, &q->order[i].field);
@@ -402,7 +409,7 @@ static int emu_doc_order(const emu_query *q, const emu_doc *a, const emu_doc *b)
 }
 
 /* Position of d against a cursor: <0 before it, 0 at it, >0 after it. */
-static int emu_cursor_cmp(const emu_query *q, const emu_doc *d, const json_t *values)
+static int emu_cursor_cmp(const emu_query *q, const emu_qdoc *d, const json_t *values)
 {
     for (size_t i = 0; i < json_array_size(values) && (int)i < q->norder; i++) {
         json_t *x = emu_field_of(d, &q->order[i].field);
@@ -414,7 +421,7 @@ static int emu_cursor_cmp(const emu_query *q, const emu_doc *d, const json_t *va
     return 0;
 }
 
-static bool emu_within_cursors(const emu_query *q, const emu_doc *d)
+static bool emu_within_cursors(const emu_query *q, const emu_qdoc *d)
 {
     if (q->start.values) {
         int c = emu_cursor_cmp(q, d, q->start.values);
@@ -429,7 +436,7 @@ static bool emu_within_cursors(const emu_query *q, const emu_doc *d)
     return true;
 }
 
-static bool emu_has_order_fields(const emu_query *q, const emu_doc *d)
+static bool emu_has_order_fields(const emu_query *q, const emu_qdoc *d)
 {
     for (int i = 0; i < q->norder; i++) {
         if (!q->order[i].field.is_name && !emu_fields_lookup(d->fields, &q->order[i].field.path))
@@ -439,7 +446,7 @@ static bool emu_has_order_fields(const emu_query *q, const emu_doc *d)
 }
 
 /* True when d is in the query's collection; plen = strlen(parent + "/"). */
-static bool emu_in_collection(const emu_query *q, size_t plen, const emu_doc *d)
+static bool emu_in_collection(const emu_query *q, size_t plen, const emu_qdoc *d)
 {
     const char *rest = d->name + plen;
     const char *slash = strrchr(rest, '/');
@@ -455,39 +462,54 @@ static bool emu_in_collection(const emu_query *q, size_t plen, const emu_doc *d)
 
 static int emu_sort_cmp(const void *a, const void *b, void *q)
 {
-    return emu_doc_order(q, *(const emu_doc *const *)a, *(const emu_doc *const *)b);
+    return emu_doc_order(q, a, b);
 }
 
-/* Matching documents in order (borrowed from the store; hold the lock). */
-static const emu_doc **emu_query_scan(emu_store *store, const char *parent, const emu_query *q, size_t *n)
+/* Matching documents in order, their fields parsed (free with emu_qdocs_free);
+ * hold the lock while using them. */
+static emu_qdoc *emu_query_scan(emu_store *store, const char *parent, const emu_query *q, size_t *n)
 {
     char prefix[EMU_MAX_NAME + 2 * EMU_MAX_ID + 8];
     int plen = snprintf(prefix, sizeof prefix, "%s/", parent);
     char seek[sizeof prefix];
     snprintf(seek, sizeof seek, "%s%s", prefix, q->all_descendants ? "" : q->collection);
     size_t cap = 64, cnt = 0, slen = strlen(seek);
-    const emu_doc **docs = malloc(cap * sizeof *docs);
+    emu_qdoc *docs = malloc(cap * sizeof *docs);
     for (const emu_doc *d = emu_store_seek(store, seek); d && strncmp(d->name, seek, slen) == 0; d = emu_store_next(d)) {
-        if (!emu_in_collection(q, (size_t)plen, d) || (q->where && !emu_filter_match(q->where, d)) ||
-            !emu_has_order_fields(q, d))
+        emu_qdoc qd = { d->name, NULL, d };
+        if (!emu_in_collection(q, (size_t)plen, &qd))
             continue;
+        qd.fields = emu_doc_fields(d);
+        if ((q->where && !emu_filter_match(q->where, &qd)) || !emu_has_order_fields(q, &qd)) {
+            json_decref(qd.fields);
+            continue;
+        }
         if (cnt == cap)
             docs = realloc(docs, (cap *= 2) * sizeof *docs);
-        docs[cnt++] = d;
+        docs[cnt++] = qd;
     }
     qsort_r(docs, cnt, sizeof *docs, emu_sort_cmp, (void *)q);
     size_t kept = 0;
     for (size_t i = 0; i < cnt; i++) {
-        if (emu_within_cursors(q, docs[i]))
+        if (emu_within_cursors(q, &docs[i]))
             docs[kept++] = docs[i];
+        else
+            json_decref(docs[i].fields);
     }
     *n = kept;
     return docs;
 }
 
-static json_t *emu_query_doc_json(const emu_query *q, const emu_doc *d)
+static void emu_qdocs_free(emu_qdoc *docs, size_t n)
 {
-    json_t *proj = q->nselect >= 0 ? emu_fields_project(d->fields, q->select, q->nselect) : NULL;
+    for (size_t i = 0; i < n; i++)
+        json_decref(docs[i].fields);
+    free(docs);
+}
+
+static json_t *emu_query_doc_json(const emu_query *q, const emu_doc *d, const json_t *fields)
+{
+    json_t *proj = q->nselect >= 0 ? emu_fields_project(fields, q->select, q->nselect) : json_incref((json_t *)fields);
     json_t *o = emu_doc_json(d, proj);
     json_decref(proj);
     return o;
@@ -497,15 +519,16 @@ static int emu_run_query_locked(emu_ctx *ctx, const char *database, const char *
                                 const char *txn, bool started, json_t *out, emu_status *st)
 {
     size_t n;
-    const emu_doc **docs = emu_query_scan(ctx->store, parent, q, &n);
+    emu_qdoc *docs = emu_query_scan(ctx->store, parent, q, &n);
     json_t *read_time = emu_time_json(emu_store_now(ctx->store));
     size_t first = (size_t)q->offset < n ? (size_t)q->offset : n;
     size_t last = q->limit >= 0 && first + (size_t)q->limit < n ? first + (size_t)q->limit : n;
     int rc = 0;
     for (size_t i = first; i < last && rc == 0; i++) {
         if (txn)
-            rc = emu_txn_read_doc(ctx->txns, txn, database, docs[i]->name, docs[i]->update_us, st);
-        json_array_append_new(out, json_pack("{s:o,s:O}", "document", emu_query_doc_json(q, docs[i]), "readTime", read_time));
+            rc = emu_txn_read_doc(ctx->txns, txn, database, docs[i].name, docs[i].doc->update_us, st);
+        json_array_append_new(out, json_pack("{s:o,s:O}", "document", emu_query_doc_json(q, docs[i].doc, docs[i].fields),
+                                             "readTime", read_time));
     }
     if (json_array_size(out) == 0)
         json_array_append_new(out, json_pack("{s:O}", "readTime", read_time));
@@ -515,7 +538,7 @@ static int emu_run_query_locked(emu_ctx *ctx, const char *database, const char *
     if (started)
         json_object_set_new(head, "transaction", json_string(txn));
     json_decref(read_time);
-    free(docs);
+    emu_qdocs_free(docs, n);
     return rc;
 }
 
@@ -606,7 +629,9 @@ static void emu_list_show_missing(emu_store *store, const char *collection, cons
     for (const emu_doc *d = emu_store_seek(store, prefix); d && strncmp(d->name, prefix, plen) == 0; d = emu_store_next(d)) {
         const char *slash = strchr(d->name + plen, '/');
         if (!slash) {
-            json_array_append_new(docs, emu_query_doc_json(q, d));
+            json_t *f = emu_doc_fields(d);
+            json_array_append_new(docs, emu_query_doc_json(q, d, f));
+            json_decref(f);
             snprintf(last, sizeof last, "%s", d->name);
             continue;
         }
@@ -658,10 +683,10 @@ int emu_api_list(emu_ctx *ctx, const char *collection, const emu_request *rq, js
         emu_list_show_missing(ctx->store, collection, &q, docs);
     } else {
         size_t n;
-        const emu_doc **all = emu_query_scan(ctx->store, parent, &q, &n);
+        emu_qdoc *all = emu_query_scan(ctx->store, parent, &q, &n);
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(docs, emu_query_doc_json(&q, all[i]));
-        free(all);
+            json_array_append_new(docs, emu_query_doc_json(&q, all[i].doc, all[i].fields));
+        emu_qdocs_free(all, n);
     }
     emu_store_unlock(ctx->store);
     emu_query_clear(&q);

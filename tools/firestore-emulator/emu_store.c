@@ -36,7 +36,7 @@ static emu_node *emu_node_new(int level)
 static void emu_node_free(emu_node *n)
 {
     free(n->doc.name);
-    json_decref(n->doc.fields);
+    free(n->doc.text);
     free(n);
 }
 
@@ -116,13 +116,13 @@ const emu_doc *emu_store_get(emu_store *s, const char *name)
     return n && strcmp(n->doc.name, name) == 0 ? &n->doc : NULL;
 }
 
-void emu_store_put(emu_store *s, const char *name, json_t *fields, int64_t create_us, int64_t update_us)
+void emu_store_put(emu_store *s, const char *name, char *text, int64_t create_us, int64_t update_us)
 {
     emu_node *update[EMU_SKIP_MAX];
     emu_node *n = emu_find(s, name, update);
     if (n && strcmp(n->doc.name, name) == 0) {
-        json_decref(n->doc.fields);
-        n->doc.fields = fields;
+        free(n->doc.text);
+        n->doc.text = text;
         n->doc.create_us = create_us;
         n->doc.update_us = update_us;
         return;
@@ -133,7 +133,7 @@ void emu_store_put(emu_store *s, const char *name, json_t *fields, int64_t creat
     if (level > s->level)
         s->level = level;
     n = emu_node_new(level);
-    n->doc = (emu_doc){ .name = strdup(name), .fields = fields, .create_us = create_us, .update_us = update_us };
+    n->doc = (emu_doc){ .name = strdup(name), .text = text, .create_us = create_us, .update_us = update_us };
     for (int i = 0; i < level; i++) {
         n->next[i] = update[i]->next[i];
         update[i]->next[i] = n;
@@ -211,12 +211,24 @@ int64_t emu_store_now(emu_store *s)
     return now > s->last_us ? now : s->last_us;
 }
 
+json_t *emu_doc_fields(const emu_doc *d)
+{
+    json_t *f = json_loads(d->text, 0, NULL);
+    return f ? f : json_object();
+}
+
+char *emu_fields_text(const json_t *fields)
+{
+    return json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
 json_t *emu_doc_json(const emu_doc *d, const json_t *fields_override)
 {
-    const json_t *fields = fields_override ? fields_override : d->fields;
+    json_t *fields = fields_override ? json_incref((json_t *)fields_override) : emu_doc_fields(d);
     json_t *o = json_pack("{s:s}", "name", d->name);
     if (json_object_size(fields) > 0)
-        json_object_set(o, "fields", (json_t *)fields);
+        json_object_set(o, "fields", fields);
+    json_decref(fields);
     json_object_set_new(o, "createTime", emu_time_json(d->create_us));
     json_object_set_new(o, "updateTime", emu_time_json(d->update_us));
     return o;

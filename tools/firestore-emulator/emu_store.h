@@ -1,12 +1,14 @@
 /* emu_store.h - the in-memory document store: a skip list ordered by name.
  *
  * One ordered structure serves both lookups (O(log n)) and the ordered scans that
- * list and runQuery need (seek to "collection/" and walk). Documents are immutable
- * once stored: a write builds new fields and replaces the entry, so a reader may
- * keep a reference to fields (json_incref) after dropping the lock. One rwlock
- * guards the whole store; a commit holds the write lock while it checks and applies
- * all of its writes, which makes it atomic. Memory is the documents and nothing
- * else (the skip list has on average 1.33 pointers of overhead per document). */
+ * list and runQuery need (seek to "collection/" and walk). A document's fields are
+ * kept as their canonical JSON text (compact, keys sorted): one allocation per
+ * document and about its JSON size in memory, where a tree of JSON nodes cost ten
+ * times that and fragmented the heap. Readers parse the text when they need values
+ * (emu_doc_fields); equal texts mean equal documents. One rwlock guards the whole
+ * store; a commit holds the write lock while it checks and applies all of its
+ * writes, which makes it atomic. Memory is the documents and nothing else (the skip
+ * list adds on average 1.33 pointers per document). */
 #ifndef EMU_STORE_H
 #define EMU_STORE_H
 
@@ -18,7 +20,7 @@
 
 typedef struct emu_doc {
     char *name;
-    json_t *fields;      /* canonical fields object, never mutated once stored */
+    char *text;          /* canonical JSON of the fields object: "{}" when empty */
     int64_t create_us;
     int64_t update_us;
 } emu_doc;
@@ -34,8 +36,12 @@ void emu_store_unlock(emu_store *s);
 
 /* All below: the caller holds the lock (write lock for changes). */
 const emu_doc *emu_store_get(emu_store *s, const char *name);
-/* Inserts or replaces; steals the reference to fields. */
-void emu_store_put(emu_store *s, const char *name, json_t *fields, int64_t create_us, int64_t update_us);
+/* Inserts or replaces; takes ownership of text (malloc'd canonical fields JSON). */
+void emu_store_put(emu_store *s, const char *name, char *text, int64_t create_us, int64_t update_us);
+/* The fields of d parsed (new reference). */
+json_t *emu_doc_fields(const emu_doc *d);
+/* Canonical text of a fields object (malloc'd): compact, keys sorted. */
+char *emu_fields_text(const json_t *fields);
 bool emu_store_delete(emu_store *s, const char *name);
 /* First document whose name is >= key (emu_name_compare), NULL at the end. */
 const emu_doc *emu_store_seek(emu_store *s, const char *key);
@@ -49,8 +55,8 @@ int64_t emu_store_tick(emu_store *s);
 /* The last commit time handed out (a read time for reads). */
 int64_t emu_store_now(emu_store *s);
 
-/* Document JSON {"name","fields"?,"createTime","updateTime"}; fields are shared,
- * or fields_override when not NULL (a projection by a mask). */
+/* Document JSON {"name","fields"?,"createTime","updateTime"} with d's fields, or
+ * fields_override when not NULL (already parsed, or a projection by a mask). */
 json_t *emu_doc_json(const emu_doc *d, const json_t *fields_override);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tools/firestore-emulator/emu_path.h"
+#include "tools/firestore-emulator/emu_store.h"
 
 /* Rejects keys of obj that are not in allowed (NULL-terminated). */
 static int emu_known_keys(const json_t *obj, const char *const *allowed, const char *where, emu_status *st)
@@ -369,11 +370,22 @@ static json_t *emu_transform_apply(const emu_transform *t, json_t *fields, int64
     return result;
 }
 
+/* The current fields as an object the caller owns (parsed from text if needed). */
+static json_t *emu_current_fields(const emu_docstate *cur)
+{
+    if (!cur->exists)
+        return json_object();
+    if (cur->fields)
+        return json_copy(cur->fields);
+    json_t *f = cur->text ? json_loads(cur->text, 0, NULL) : NULL;
+    return f ? f : json_object();
+}
+
 static json_t *emu_updated_fields(const emu_write *w, const emu_docstate *cur)
 {
     if (w->op == EMU_WRITE_UPDATE && !w->has_mask)
         return json_copy(w->fields);
-    json_t *base = cur->exists ? json_copy(cur->fields) : json_object();
+    json_t *base = emu_current_fields(cur);
     for (int i = 0; w->op == EMU_WRITE_UPDATE && i < w->nmask; i++)
         emu_fields_set(base, &w->mask[i], emu_fields_lookup(w->fields, &w->mask[i]));
     return base;
@@ -404,8 +416,10 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
     }
     next->exists = true;
     next->fields = fields;
+    next->text = emu_fields_text(fields);
     next->create_us = cur->exists ? cur->create_us : now_us;
-    next->update_us = cur->exists && json_equal(cur->fields, fields) ? cur->update_us : now_us;
+    bool same = cur->exists && (cur->text ? strcmp(cur->text, next->text) == 0 : json_equal(cur->fields, fields));
+    next->update_us = same ? cur->update_us : now_us;
     if (results)
         *results = res;
     else
