@@ -101,6 +101,96 @@ static void emu_stage_install(emu_stage *sg, emu_store *store)
     }
 }
 
+/* ---------- preparing writes outside the lock ----------
+ *
+ * Parsing the stored document, merging and writing the new text is most of a
+ * write's cost. Doing it under the store's write lock would let one thread work
+ * while the other waits, so each write is first computed against a snapshot of its
+ * document taken under the read lock. Under the write lock the prepared result is
+ * used when the document is still in the snapshot's version (updateTime identifies
+ * versions); otherwise, and for writes that need the commit time itself (server
+ * timestamps) or that touch a document twice in one request, the write is applied
+ * there. */
+
+typedef struct {
+    bool ready;          /* computed against snap; false: apply under the lock */
+    emu_docstate snap;   /* text owned */
+    int rc;
+    emu_status st;
+    emu_docstate next;   /* owned until handed over */
+    json_t *tres;
+} emu_prepared;
+
+static bool emu_uses_commit_time(const emu_write *w)
+{
+    for (int i = 0; i < w->ntr; i++) {
+        if (w->tr[i].kind == EMU_TR_SERVER_TIME)
+            return true;
+    }
+    return false;
+}
+
+static emu_prepared *emu_prepare_writes(emu_ctx *ctx, emu_write *w, size_t n)
+{
+    emu_prepared *p = calloc(n ? n : 1, sizeof *p);
+    emu_stage seen;
+    emu_stage_init(&seen, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t *slot = emu_stage_slot(&seen, w[i].name);
+        p[i].ready = !*slot && !emu_uses_commit_time(&w[i]);
+        if (*slot)
+            p[*slot - 1].ready = false; /* every write of a repeated document goes under the lock */
+        else
+            emu_stage_put(&seen, w[i].name, (emu_docstate){ 0 });
+    }
+    emu_stage_free(&seen);
+    emu_store_rdlock(ctx->store);
+    for (size_t i = 0; i < n; i++) {
+        const emu_doc *d = p[i].ready ? emu_store_get(ctx->store, w[i].name) : NULL;
+        if (d)
+            p[i].snap = (emu_docstate){ true, NULL, strdup(d->text), d->create_us, d->update_us };
+    }
+    emu_store_unlock(ctx->store);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].ready)
+            p[i].rc = emu_write_apply(&w[i], &p[i].snap, 0, &p[i].next, &p[i].tres, &p[i].st);
+    }
+    return p;
+}
+
+static void emu_prepared_free(emu_prepared *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].snap.text);
+        json_decref(p[i].next.fields);
+        free(p[i].next.text);
+        json_decref(p[i].tres);
+    }
+    free(p);
+}
+
+/* Under the write lock: write w against cur at time now, from p when it still fits. */
+static int emu_apply_locked(const emu_write *w, emu_prepared *p, const emu_docstate *cur, int64_t now,
+                            emu_docstate *next, json_t **tres, emu_status *st)
+{
+    bool fits = p->ready && cur->exists == p->snap.exists && (!cur->exists || cur->update_us == p->snap.update_us);
+    if (!fits)
+        return emu_write_apply(w, cur, now, next, tres, st);
+    if (p->rc != 0) {
+        *st = p->st;
+        return -1;
+    }
+    *next = p->next;
+    *tres = p->tres;
+    p->next = (emu_docstate){ 0 };
+    p->tres = NULL;
+    if (next->exists) {
+        next->create_us = cur->exists ? cur->create_us : now;
+        next->update_us = cur->exists && strcmp(cur->text, next->text) == 0 ? cur->update_us : now;
+    }
+    return 0;
+}
+
 /* ---------- commit ---------- */
 
 static json_t *emu_write_result(const emu_docstate *next, json_t *transform_results)
@@ -139,13 +229,14 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
     emu_stage sg;
     emu_stage_init(&sg, n);
     json_t *res = json_array();
+    emu_prepared *prep = emu_prepare_writes(ctx, w, n);
     emu_store_wrlock(ctx->store);
     int rc = txn ? emu_txn_validate(ctx, database, txn, n, st) : 0;
     int64_t now = emu_store_tick(ctx->store);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         emu_docstate cur = emu_stage_get(&sg, ctx->store, w[i].name), next;
         json_t *tres;
-        rc = emu_write_apply(&w[i], &cur, now, &next, &tres, st);
+        rc = emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, st);
         if (rc == 0) {
             json_array_append_new(res, emu_write_result(&next, tres));
             emu_stage_put(&sg, w[i].name, next);
@@ -164,6 +255,7 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
     }
     emu_store_unlock(ctx->store);
     emu_stage_free(&sg);
+    emu_prepared_free(prep, n);
     if (rc != 0) {
         json_decref(res);
         return -1;
@@ -272,6 +364,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         return -1;
     }
     json_t *results = json_array(), *status = json_array();
+    emu_prepared *prep = emu_prepare_writes(ctx, w, n);
     emu_store_wrlock(ctx->store);
     int64_t now = emu_store_tick(ctx->store);
     for (size_t i = 0; i < n; i++) {
@@ -282,7 +375,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         json_t *tres;
         emu_status ws;
         emu_status_ok(&ws);
-        if (emu_write_apply(&w[i], &cur, now, &next, &tres, &ws) == 0) {
+        if (emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, &ws) == 0) {
             json_array_append_new(results, emu_write_result(&next, tres));
             json_decref(next.fields);
             if (next.exists)
@@ -295,6 +388,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         json_array_append_new(status, emu_status_json(&ws));
     }
     emu_store_unlock(ctx->store);
+    emu_prepared_free(prep, n);
     emu_writes_free(w, n);
     *out = json_object();
     if (n > 0) {

@@ -35,7 +35,7 @@ static void emu_usage(FILE *out)
             "                         status, rate, count, method, path, latency, jitter,\n"
             "                         after_apply, retry_after, e.g.\n"
             "                         --fault status=UNAVAILABLE,rate=0.1,path=/v1/\n"
-            "  --threads N            HTTP worker threads (default 2)\n"
+            "  --threads N            HTTP worker threads (default 4)\n"
             "  --max-body-bytes N     largest request body (default 10485760, as Firestore)\n"
             "  --conn-timeout S       close idle or slow connections after S seconds (default 60)\n"
             "  --log-level LEVEL      debug, info, warn or error (default info; debug logs\n"
@@ -129,7 +129,7 @@ static int emu_parse_args(int argc, char **argv, emu_options *o)
 int main(int argc, char **argv)
 {
     log_init("firestore-emulator");
-    emu_options o = { .http = { .host = "127.0.0.1", .port = 8080, .threads = 2, .max_body = 10485760,
+    emu_options o = { .http = { .host = "127.0.0.1", .port = 8080, .threads = 4, .max_body = 10485760,
                                 .conn_timeout = 60, .max_conns = 1000 },
                       .seed = 1 };
     if (emu_parse_args(argc, argv, &o) != 0) {
