@@ -67,30 +67,31 @@ char *mask_string(const char *s)
     return out;
 }
 
+/* The masked replacement of a string value (new reference), or NULL to recurse. */
+static json_t *mask_replacement(json_t *v)
+{
+    if (!json_is_string(v)) {
+        mask_json(v);
+        return NULL;
+    }
+    char *m = mask_string(json_string_value(v));
+    json_t *r = json_string(m);
+    free(m);
+    return r;
+}
+
 void mask_json(json_t *j)
 {
     if (json_is_object(j)) {
         const char *key;
-        json_t *v;
-        json_object_foreach(j, key, v) {
-            if (json_is_string(v)) {
-                char *m = mask_string(json_string_value(v));
-                json_object_set_new(j, key, json_string(m));
-                free(m);
-            } else {
-                mask_json(v);
-            }
-        }
+        json_t *v, *r;
+        json_object_foreach(j, key, v)
+            if ((r = mask_replacement(v)))
+                json_object_set_new(j, key, r);
     } else if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            json_t *v = json_array_get(j, i);
-            if (json_is_string(v)) {
-                char *m = mask_string(json_string_value(v));
-                json_array_set_new(j, i, json_string(m));
-                free(m);
-            } else {
-                mask_json(v);
-            }
-        }
+        json_t *r;
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if ((r = mask_replacement(json_array_get(j, i))))
+                json_array_set_new(j, i, r);
     }
 }

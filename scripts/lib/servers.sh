@@ -206,17 +206,7 @@ kafka_start() {
   fi
 }
 
-kafka_stop() {
-  local dir=$1 pid
-  [ -f "$dir/kafka.pid" ] || return 0
-  pid=$(cat "$dir/kafka.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    gone() { ! kill -0 "$pid" 2>/dev/null; }
-    wait_for 30 "Kafka to stop" gone || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/kafka.pid"
-}
+kafka_stop() { stop_pidfile "$1/kafka.pid"; }
 
 # stop_pidfile FILE: SIGTERM the process in FILE, SIGKILL after 30 s.
 stop_pidfile() {
