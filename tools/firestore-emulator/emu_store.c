@@ -217,9 +217,32 @@ json_t *emu_doc_fields(const emu_doc *d)
     return f ? f : json_object();
 }
 
+typedef struct {
+    char *data;
+    size_t len, cap;
+} emu_text;
+
+static int emu_text_append(const char *buf, size_t size, void *ud)
+{
+    emu_text *t = ud;
+    if (t->len + size + 1 > t->cap) {
+        while (t->len + size + 1 > t->cap)
+            t->cap *= 2;
+        t->data = realloc(t->data, t->cap);
+    }
+    memcpy(t->data + t->len, buf, size);
+    t->len += size;
+    t->data[t->len] = '\0';
+    return 0;
+}
+
+/* Written into plain malloc'd memory (never jansson's allocator): it is stored. */
 char *emu_fields_text(const json_t *fields)
 {
-    return json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+    emu_text t = { malloc(1024), 0, 1024 };
+    t.data[0] = '\0';
+    json_dump_callback(fields, emu_text_append, &t, JSON_COMPACT | JSON_SORT_KEYS);
+    return t.data;
 }
 
 json_t *emu_doc_json(const emu_doc *d, const json_t *fields_override)

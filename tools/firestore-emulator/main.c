@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "tools/firestore-emulator/emu_alloc.h"
 #include "tools/firestore-emulator/emu_api.h"
 #include "tools/firestore-emulator/emu_fault.h"
 #include "tools/firestore-emulator/emu_http.h"
@@ -129,6 +130,7 @@ static int emu_parse_args(int argc, char **argv, emu_options *o)
 int main(int argc, char **argv)
 {
     log_init("firestore-emulator");
+    emu_alloc_install();
     emu_options o = { .http = { .host = "127.0.0.1", .port = 8080, .threads = 4, .max_body = 10485760,
                                 .conn_timeout = 60, .max_conns = 1000 },
                       .seed = 1 };

@@ -1,0 +1,17 @@
+/* emu_alloc.h - small-object pools for jansson in the emulator binary.
+ *
+ * Under load most of the server's time went to malloc and free for the many small
+ * nodes jansson makes while a request is parsed, merged and answered (glibc merging
+ * its fast bins on every larger allocation). Each thread keeps free lists per size
+ * class (16..512 bytes) carved from 256 KiB slabs; larger blocks use malloc. A
+ * block freed by another thread joins that thread's lists, so no locks are needed.
+ * The pools keep their peak size: the largest request's JSON, per thread, which the
+ * body limit bounds. Only the program installs this (emu_alloc_install in main); the
+ * library, the tests and the fuzzer use plain malloc. */
+#ifndef EMU_ALLOC_H
+#define EMU_ALLOC_H
+
+/* Routes jansson's allocations through the pools (call once, before any JSON). */
+void emu_alloc_install(void);
+
+#endif
