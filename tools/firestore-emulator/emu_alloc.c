@@ -1,6 +1,7 @@
 /* emu_alloc.c - per-thread size-class pools for jansson (see emu_alloc.h). */
 #include "tools/firestore-emulator/emu_alloc.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,27 @@ typedef struct {
 
 static _Thread_local emu_pool emu_tl;
 
+/* Every slab, so that emu_alloc_release can give them back at exit. */
+typedef struct emu_slab {
+    struct emu_slab *next;
+    _Alignas(16) unsigned char data[];
+} emu_slab;
+
+static emu_slab *emu_slabs;
+static pthread_mutex_t emu_slabs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned char *emu_slab_new(void)
+{
+    emu_slab *s = malloc(sizeof *s + EMU_SLAB);
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&emu_slabs_mu);
+    s->next = emu_slabs;
+    emu_slabs = s;
+    pthread_mutex_unlock(&emu_slabs_mu);
+    return s->data;
+}
+
 static void *emu_pool_take(uint32_t cls)
 {
     emu_free *f = emu_tl.lists[cls];
@@ -33,7 +55,7 @@ static void *emu_pool_take(uint32_t cls)
     }
     size_t size = (size_t)(cls + 1) * 16;
     if (emu_tl.left < size) {
-        emu_tl.slab = malloc(EMU_SLAB); /* never returned: the pool keeps its peak */
+        emu_tl.slab = emu_slab_new(); /* kept until exit: the pool keeps its peak */
         if (!emu_tl.slab)
             return NULL;
         emu_tl.left = EMU_SLAB;
@@ -73,4 +95,16 @@ static void emu_jfree(void *ptr)
 void emu_alloc_install(void)
 {
     json_set_alloc_funcs(emu_jmalloc, emu_jfree);
+}
+
+void emu_alloc_release(void)
+{
+    pthread_mutex_lock(&emu_slabs_mu);
+    while (emu_slabs) {
+        emu_slab *next = emu_slabs->next;
+        free(emu_slabs);
+        emu_slabs = next;
+    }
+    pthread_mutex_unlock(&emu_slabs_mu);
+    emu_tl = (emu_pool){ 0 };
 }

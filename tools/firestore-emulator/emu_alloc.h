@@ -13,5 +13,7 @@
 
 /* Routes jansson's allocations through the pools (call once, before any JSON). */
 void emu_alloc_install(void);
+/* Frees every slab; only at exit, once no JSON value is left and no thread serves. */
+void emu_alloc_release(void);
 
 #endif

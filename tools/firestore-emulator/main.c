@@ -127,6 +127,54 @@ static int emu_parse_args(int argc, char **argv, emu_options *o)
     return 0;
 }
 
+static void emu_free_all(emu_ctx *ctx)
+{
+    emu_faults_free(ctx->faults);
+    emu_ctx_free(ctx);
+    emu_alloc_release();
+}
+
+/* Fault rules from the command line and --data-dir state; the exit code on failure. */
+static int emu_prepare(emu_ctx *ctx, const emu_options *o)
+{
+    emu_status st;
+    for (int i = 0; i < o->nfaults; i++) {
+        if (emu_faults_add_spec(ctx->faults, o->faults[i], &st) != 0) {
+            fprintf(stderr, "firestore-emulator: --fault %s: %s\n", o->faults[i], st.msg);
+            return 2;
+        }
+    }
+    if (o->data_dir && emu_persist_load(ctx, o->data_dir, &st) != 0) {
+        log_error("cannot load state from --data-dir: %s", st.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Serves until SIGTERM or SIGINT; 0, or 1 when the server cannot start. */
+static int emu_serve(emu_ctx *ctx, const emu_options *o)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char err[256];
+    emu_http *h = emu_http_start(ctx, &o->http, err, sizeof err);
+    if (!h) {
+        log_error("%s", err);
+        return 1;
+    }
+    log_info("listening on %s:%d (threads=%d, documents=%zu, fault rules=%d, seed=%llu)", o->http.host, o->http.port,
+             o->http.threads, emu_store_count(ctx->store), o->nfaults, o->seed);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("stopping on signal %d", sig);
+    emu_http_stop(h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     log_init("firestore-emulator");
@@ -140,42 +188,16 @@ int main(int argc, char **argv)
     }
     emu_ctx *ctx = emu_ctx_new(o.seed);
     ctx->faults = emu_faults_new(o.seed);
+    int rc = emu_prepare(ctx, &o);
+    if (rc == 0)
+        rc = emu_serve(ctx, &o);
     emu_status st;
-    for (int i = 0; i < o.nfaults; i++) {
-        if (emu_faults_add_spec(ctx->faults, o.faults[i], &st) != 0) {
-            fprintf(stderr, "firestore-emulator: --fault %s: %s\n", o.faults[i], st.msg);
-            return 2;
-        }
-    }
-    if (o.data_dir && emu_persist_load(ctx, o.data_dir, &st) != 0) {
-        log_error("cannot load state from --data-dir: %s", st.msg);
-        return 1;
-    }
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    char err[256];
-    emu_http *h = emu_http_start(ctx, &o.http, err, sizeof err);
-    if (!h) {
-        log_error("%s", err);
-        return 1;
-    }
-    log_info("listening on %s:%d (threads=%d, documents=%zu, fault rules=%d, seed=%llu)", o.http.host, o.http.port,
-             o.http.threads, emu_store_count(ctx->store), o.nfaults, o.seed);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    log_info("stopping on signal %d", sig);
-    emu_http_stop(h);
-    int rc = 0;
-    if (o.data_dir && emu_persist_save(ctx, o.data_dir, &st) != 0) {
+    if (rc == 0 && o.data_dir && emu_persist_save(ctx, o.data_dir, &st) != 0) {
         log_error("cannot save state to --data-dir: %s", st.msg);
         rc = 1;
     }
-    emu_faults_free(ctx->faults);
-    emu_ctx_free(ctx);
-    log_info("stopped");
+    emu_free_all(ctx);
+    if (rc == 0)
+        log_info("stopped");
     return rc;
 }
