@@ -147,9 +147,9 @@ static void test_preconditions(void **state)
     expect_precondition("{\"delete\":\"" DOC "\",\"currentDocument\":{\"exists\":true}}", &missing, EMU_NOT_FOUND,
                         "No document to update");
     expect_precondition("{\"update\":{\"name\":\"" DOC "\"},\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000021Z\"}}",
-                        &present, EMU_FAILED_PRECONDITION, "does not match the required base version");
+                        &present, EMU_FAILED_PRECONDITION, "the stored version (20) does not match the required base version (21)");
     expect_precondition("{\"update\":{\"name\":\"" DOC "\"},\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000020Z\"}}",
-                        &missing, EMU_FAILED_PRECONDITION, "stored version (none)");
+                        &missing, EMU_FAILED_PRECONDITION, "the stored version (0) does not match the required base version (20)");
     assert_int_equal(apply("{\"update\":{\"name\":\"" DOC "\"},\"currentDocument\":{\"updateTime\":"
                            "\"1970-01-01T00:00:00.000020Z\"}}",
                            &present, &next, NULL, &st),

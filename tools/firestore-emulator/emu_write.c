@@ -1,6 +1,7 @@
 /* emu_write.c - parsing and applying one Write (see emu_write.h). */
 #include "tools/firestore-emulator/emu_write.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,14 +273,11 @@ static int emu_check_precondition(const emu_write *w, const emu_docstate *cur, e
         return emu_fail(st, EMU_NOT_FOUND, "No document to update: %s", w->name);
     if (w->has_exists && !w->exists && cur->exists)
         return emu_fail(st, EMU_ALREADY_EXISTS, "Document already exists: %s", w->name);
-    if (w->has_update_time && (!cur->exists || cur->update_us != w->update_time_us)) {
-        char want[40], have[40];
-        emu_time_format(w->update_time_us, want, sizeof want);
-        if (cur->exists)
-            emu_time_format(cur->update_us, have, sizeof have);
-        return emu_fail(st, EMU_FAILED_PRECONDITION, "the stored version (%s) does not match the required base version (%s)",
-                        cur->exists ? have : "none", want);
-    }
+    if (w->has_update_time && (!cur->exists || cur->update_us != w->update_time_us))
+        /* Firestore's words, versions in microseconds, 0 for no document */
+        return emu_fail(st, EMU_FAILED_PRECONDITION,
+                        "the stored version (%" PRId64 ") does not match the required base version (%" PRId64 ")",
+                        cur->exists ? cur->update_us : 0, w->update_time_us);
     return 0;
 }
 
