@@ -1,0 +1,746 @@
+/* mapping.c - routing events to documents and folding them in (see mapping.h). */
+#include "services/consumer/mapping.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "services/consumer/fs_value.h"
+
+#define MAP_UNAVAILABLE "__debezium_unavailable_value"
+
+const char *map_status_class(map_status st)
+{
+    switch (st) {
+    case MAP_ERR_TABLE: return "mapping.unknown_table";
+    case MAP_ERR_APPLY: return "mapping.apply";
+    default: return "mapping.ok";
+    }
+}
+
+/* --- values ------------------------------------------------------------ */
+
+/* The text of a scalar ("null" for null); false for objects and arrays. */
+static bool map_text(const json_t *v, char *buf, size_t len)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL: snprintf(buf, len, "null"); return true;
+    case JSON_TRUE: snprintf(buf, len, "true"); return true;
+    case JSON_FALSE: snprintf(buf, len, "false"); return true;
+    case JSON_INTEGER: snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return true;
+    case JSON_REAL: snprintf(buf, len, "%.17g", json_real_value(v)); return true;
+    case JSON_STRING: snprintf(buf, len, "%s", json_string_value(v)); return true;
+    default: return false;
+    }
+}
+
+int map_kennitala(const char *in, bool hyphen, char *out, size_t len)
+{
+    char d[11];
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (isdigit((unsigned char)*p)) {
+            if (n == 10)
+                return -1;
+            d[n++] = *p;
+        } else if (*p != '-' && *p != ' ') {
+            return -1;
+        }
+    }
+    if (n != 10)
+        return -1;
+    d[10] = 0;
+    int w = hyphen ? snprintf(out, len, "%.6s-%s", d, d + 6) : snprintf(out, len, "%s", d);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+int map_phone7(const char *in, char *out, size_t len)
+{
+    char d[64];
+    size_t n = 0;
+    for (const char *p = in; *p && n + 1 < sizeof d; p++)
+        if (isdigit((unsigned char)*p))
+            d[n++] = *p;
+    d[n] = 0;
+    const char *s = d;
+    if (n > 7 && !strncmp(s, "00354", 5))
+        s += 5;
+    else if (n > 7 && !strncmp(s, "354", 3))
+        s += 3;
+    int w = snprintf(out, len, "%s", s);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+static json_t *map_fail(char *err, size_t errlen, const map_field *f, const char *why)
+{
+    snprintf(err, errlen, "column %s: %s", f->column, why);
+    return NULL;
+}
+
+static const json_t *map_value_mapped(const map_field *f, const json_t *raw)
+{
+    if (f->nvalues == 0 && !f->value_default)
+        return raw;
+    char text[128];
+    if (map_text(raw, text, sizeof text))
+        for (size_t i = 0; i < f->nvalues; i++)
+            if (!strcmp(text, f->values[i].from))
+                return f->values[i].to;
+    return f->value_default ? f->value_default : raw;
+}
+
+static json_t *map_conv_number(const map_field *f, const json_t *v, bool integer, char *err, size_t errlen)
+{
+    double d;
+    if (json_is_number(v)) {
+        d = json_number_value(v);
+    } else if (json_is_string(v)) {
+        char *end;
+        d = strtod(json_string_value(v), &end);
+        if (*end || end == json_string_value(v) || !isfinite(d))
+            return map_fail(err, errlen, f, "not a number");
+    } else {
+        return map_fail(err, errlen, f, "not a number");
+    }
+    if (!integer)
+        return fsv_double(d);
+    if (json_is_integer(v))
+        return fsv_integer(json_integer_value(v));
+    if (d != floor(d) || fabs(d) > 9.2e18)
+        return map_fail(err, errlen, f, "not an integer");
+    return fsv_integer((int64_t)d);
+}
+
+static json_t *map_conv_bool(const map_field *f, const json_t *v, char *err, size_t errlen)
+{
+    char t[16];
+    if (json_is_boolean(v))
+        return fsv_bool(json_is_true(v));
+    if (!map_text(v, t, sizeof t))
+        return map_fail(err, errlen, f, "not a boolean");
+    if (!strcmp(t, "1") || !strcmp(t, "t") || !strcmp(t, "true"))
+        return fsv_bool(true);
+    if (!strcmp(t, "0") || !strcmp(t, "f") || !strcmp(t, "false"))
+        return fsv_bool(false);
+    return map_fail(err, errlen, f, "not a boolean");
+}
+
+static json_t *map_conv_time(const map_field *f, const json_t *v, bool date, char *err, size_t errlen)
+{
+    char ts[48];
+    if (!json_is_string(v) || fsv_timestamp_normalize(json_string_value(v), ts, sizeof ts) != 0)
+        return map_fail(err, errlen, f, "not an ISO-8601 date or timestamp");
+    if (!date)
+        return fsv_timestamp(ts);
+    ts[10] = 0;
+    return fsv_string(ts);
+}
+
+static json_t *map_conv_text(const map_field *f, const json_t *v, char *err, size_t errlen)
+{
+    char t[4096];
+    char out[64];
+    if (!map_text(v, t, sizeof t))
+        return map_fail(err, errlen, f, "not a scalar");
+    switch (f->conv) {
+    case MAP_CONV_STRING: return fsv_string(t);
+    case MAP_CONV_KENNITALA:
+    case MAP_CONV_KENNITALA_HYPHEN:
+        if (map_kennitala(t, f->conv == MAP_CONV_KENNITALA_HYPHEN, out, sizeof out) != 0)
+            return map_fail(err, errlen, f, "not a kennitala (10 digits)");
+        return fsv_string(out);
+    case MAP_CONV_PHONE7:
+        if (map_phone7(t, out, sizeof out) != 0)
+            return map_fail(err, errlen, f, "phone number too long");
+        return fsv_string(out);
+    default: return map_fail(err, errlen, f, "internal: not a text conversion");
+    }
+}
+
+json_t *map_convert(const map_field *f, const json_t *raw, char *err, size_t errlen)
+{
+    const json_t *v = map_value_mapped(f, raw);
+    if (f->conv == MAP_CONV_NOT_NULL)
+        return fsv_bool(!json_is_null(v));
+    if (json_is_null(v))
+        return fsv_null();
+    switch (f->conv) {
+    case MAP_CONV_NONE: return fsv_from_json(v);
+    case MAP_CONV_INTEGER: return map_conv_number(f, v, true, err, errlen);
+    case MAP_CONV_DOUBLE: return map_conv_number(f, v, false, err, errlen);
+    case MAP_CONV_BOOL: return map_conv_bool(f, v, err, errlen);
+    case MAP_CONV_TIMESTAMP: return map_conv_time(f, v, false, err, errlen);
+    case MAP_CONV_DATE: return map_conv_time(f, v, true, err, errlen);
+    case MAP_CONV_JSON: {
+        if (!json_is_string(v))
+            return fsv_from_json(v);
+        json_t *j = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+        if (!j)
+            return map_fail(err, errlen, f, "not a JSON text");
+        json_t *out = fsv_from_json(j);
+        json_decref(j);
+        return out;
+    }
+    default: return map_conv_text(f, v, err, errlen);
+    }
+}
+
+/* --- routing ----------------------------------------------------------- */
+
+/* Row key text: the Kafka key's values joined with ','. */
+static int map_rowkey(const json_t *key, char *out, size_t len)
+{
+    if (!json_is_object(key) || json_object_size(key) == 0)
+        return -1;
+    size_t o = 0;
+    const char *k;
+    json_t *v;
+    out[0] = 0;
+    json_object_foreach((json_t *)key, k, v) {
+        char t[256];
+        if (!map_text(v, t, sizeof t))
+            return -1;
+        int n = snprintf(out + o, len - o, "%s%s", o ? "," : "", t);
+        if (n < 0 || (size_t)n >= len - o)
+            return -1;
+        o += (size_t)n;
+    }
+    return 0;
+}
+
+static bool map_skip_matches(const map_config *mc, const map_skip *k, const json_t *row)
+{
+    const json_t *v = json_object_get(row, k->column);
+    char t[256];
+    if (!v || !map_text(v, t, sizeof t))
+        return false;
+    if (k->prefix)
+        return !strncmp(t, k->prefix, strlen(k->prefix));
+    if (k->equals)
+        return !strcmp(t, k->equals);
+    char want[32];
+    if (!strcmp(k->not_equals, "$current_year"))
+        snprintf(want, sizeof want, "%d", mc->current_year);
+    else
+        snprintf(want, sizeof want, "%s", k->not_equals);
+    return strcmp(t, want) != 0;
+}
+
+/* A valid Firestore document id from a value's text. */
+static int map_doc_id(const map_table *t, const json_t *v, char *out, size_t len, char *err, size_t errlen)
+{
+    char text[1024];
+    if (json_is_null(v) || !map_text(v, text, sizeof text) || !*text) {
+        snprintf(err, errlen, "table %s: id column %s is empty", t->table, t->id_columns[0]);
+        return -1;
+    }
+    if (t->id_conv == MAP_CONV_KENNITALA || t->id_conv == MAP_CONV_KENNITALA_HYPHEN) {
+        char k[16];
+        if (map_kennitala(text, t->id_conv == MAP_CONV_KENNITALA_HYPHEN, k, sizeof k) != 0) {
+            snprintf(err, errlen, "table %s: id column %s is not a kennitala", t->table, t->id_columns[0]);
+            return -1;
+        }
+        snprintf(text, sizeof text, "%s", k);
+    }
+    if (strchr(text, '/') || !strcmp(text, ".") || !strcmp(text, "..") || strlen(text) > 1500) {
+        snprintf(err, errlen, "table %s: id is not a valid document id", t->table);
+        return -1;
+    }
+    int n = snprintf(out, len, "%s/%s", t->collection, text);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Looks a name up in the cache: 1 present, 0 known missing, -1 not read yet (added to needs). */
+static int map_cached(json_t *cache, const char *name, json_t *needs, json_t **doc)
+{
+    json_t *e = json_object_get(cache, name);
+    *doc = e;
+    if (!e) {
+        json_array_append_new(needs, json_string(name));
+        return -1;
+    }
+    return json_is_null(e) ? 0 : 1;
+}
+
+/* The doc name an index entry points at, or NULL. */
+static const char *map_index_target(json_t *entry)
+{
+    return fsv_get_string(json_object_get(json_object_get(entry, "fields"), "doc"));
+}
+
+/* Columns for the document are in the row: all of them, none, or some (an error). */
+static int map_row_has(const json_t *row, char *const *cols, int n)
+{
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *v = json_object_get(row, cols[i]);
+        if (v && !json_is_null(v))
+            have++;
+    }
+    return have == n;
+}
+
+static map_status map_parent_doc(const map_config *mc, const map_table *t, const json_t *row, json_t *cache,
+                                 map_route *r, json_t *needs, char *err, size_t errlen)
+{
+    char vals[256] = "", idx[512];
+    size_t o = 0;
+    for (int i = 0; i < t->nid_columns; i++) {
+        char text[128];
+        map_text(json_object_get(row, t->id_columns[i]), text, sizeof text);
+        o += (size_t)snprintf(vals + o, sizeof vals - o, "%s%s", i ? "," : "", text);
+        if (o >= sizeof vals) {
+            snprintf(err, errlen, "table %s: parent key too long", t->table);
+            return MAP_ERR_APPLY;
+        }
+    }
+    snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, t->parent, vals);
+    json_t *e;
+    int c = map_cached(cache, idx, needs, &e);
+    if (c < 0)
+        return MAP_NEED;
+    if (c == 0 || !map_index_target(e)) {
+        snprintf(err, errlen, "table %s: parent %s row not synced yet", t->table, t->parent);
+        return MAP_WAIT;
+    }
+    snprintf(r->doc, sizeof r->doc, "%s", map_index_target(e));
+    return MAP_OK;
+}
+
+/* When the row lacks the columns that find the document (a delete whose "before" holds
+ * only the key), the row's own index entry says where it went. */
+static map_status map_own_index_doc(const map_table *t, const ev_event *ev, json_t *cache, map_route *r,
+                                    json_t *needs, char *err, size_t errlen)
+{
+    if (!t->index) {
+        snprintf(err, errlen, "table %s: the row does not hold the id columns and index = false", t->table);
+        return MAP_ERR_APPLY;
+    }
+    json_t *e;
+    int c = map_cached(cache, r->own_index, needs, &e);
+    if (c < 0)
+        return MAP_NEED;
+    if (c == 0 || !map_index_target(e)) {
+        if (ev->op == 'd')
+            return MAP_SKIP; /* a row never applied (skipped placeholder...) is gone */
+        snprintf(err, errlen, "table %s: row not indexed yet", t->table);
+        return MAP_WAIT;
+    }
+    snprintf(r->doc, sizeof r->doc, "%s", map_index_target(e));
+    return MAP_OK;
+}
+
+static map_status map_find_doc(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
+                               map_route *r, json_t *needs, char *err, size_t errlen)
+{
+    const json_t *row = ev_row(ev);
+    switch (t->id_kind) {
+    case MAP_ID_KEY: {
+        json_t *k = json_string(r->rowkey);
+        int rc = map_doc_id(t, k, r->doc, sizeof r->doc, err, errlen);
+        json_decref(k);
+        return rc == 0 ? MAP_OK : MAP_ERR_APPLY;
+    }
+    case MAP_ID_COLUMN:
+        if (map_row_has(row, t->id_columns, 1))
+            return map_doc_id(t, json_object_get(row, t->id_columns[0]), r->doc, sizeof r->doc, err, errlen) == 0
+                       ? MAP_OK : MAP_ERR_APPLY;
+        return map_own_index_doc(t, ev, cache, r, needs, err, errlen);
+    case MAP_ID_PARENT:
+        if (map_row_has(row, t->id_columns, t->nid_columns))
+            return map_parent_doc(mc, t, row, cache, r, needs, err, errlen);
+        return map_own_index_doc(t, ev, cache, r, needs, err, errlen);
+    }
+    return MAP_ERR_APPLY;
+}
+
+/* Walks a field's lookup chain through the cache. 1: *out holds the plain value;
+ * 0: a step is not read yet (added to needs); -1: a reference row is missing. */
+static int map_lookup(const map_config *mc, const map_field *f, const json_t *raw, json_t *cache, json_t *needs,
+                      json_t **out)
+{
+    json_t *v = json_incref((json_t *)raw);
+    for (int s = 0; s < f->nlookup; s++) {
+        if (json_is_null(v))
+            break;
+        char table[256], text[256], name[1600];
+        snprintf(table, sizeof table, "%s", f->lookup[s]);
+        char *dot = strrchr(table, '.');
+        *dot = 0;
+        const map_table *rt = map_find(mc, table);
+        if (!map_text(v, text, sizeof text)) {
+            json_decref(v);
+            return -1;
+        }
+        snprintf(name, sizeof name, "%s/%s", rt->collection, text);
+        json_decref(v);
+        json_t *doc;
+        int c = map_cached(cache, name, needs, &doc);
+        if (c <= 0)
+            return c == 0 ? -1 : 0;
+        json_t *fv = fsv_get(json_object_get(doc, "fields"), dot + 1);
+        v = fv ? fsv_to_json(fv) : json_null();
+        if (!v)
+            v = json_null();
+    }
+    *out = v;
+    return 1;
+}
+
+map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *key, json_t *cache,
+                       map_route *r, json_t *needs, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    const map_table *t = r->t = map_find(mc, ev->table);
+    if (!t) {
+        snprintf(err, errlen, "table %s is not in the mapping", ev->table);
+        return MAP_ERR_TABLE;
+    }
+    if (ev->op == 't')
+        return MAP_SKIP;
+    if (map_rowkey(key, r->rowkey, sizeof r->rowkey) != 0) {
+        snprintf(err, errlen, "table %s: record key is not a JSON object of key columns", t->table);
+        return MAP_ERR_APPLY;
+    }
+    snprintf(r->own_index, sizeof r->own_index, "%s/%s:%s", mc->index_collection, t->table, r->rowkey);
+    const json_t *row = ev_row(ev);
+    for (size_t i = 0; i < t->nskips; i++)
+        if (map_skip_matches(mc, &t->skips[i], row))
+            return MAP_SKIP;
+    size_t before = json_array_size(needs);
+    map_status st = map_find_doc(mc, t, ev, cache, r, needs, err, errlen);
+    if (st != MAP_OK)
+        return st;
+    json_t *doc;
+    if (map_cached(cache, r->doc, needs, &doc) == 0 && t->del == MAP_DEL_HARD && t->index)
+        map_cached(cache, r->own_index, needs, &doc); /* a hard delete's position lives there */
+    if (ev->op != 'd') {
+        for (size_t i = 0; i < t->nfields; i++) {
+            const map_field *f = &t->fields[i];
+            const json_t *raw = json_object_get(row, f->column);
+            json_t *v = NULL;
+            if (f->nlookup == 0 || !raw)
+                continue;
+            int c = map_lookup(mc, f, raw, cache, needs, &v);
+            json_decref(v);
+            if (c < 0) {
+                snprintf(err, errlen, "table %s: reference row for %s not synced yet", t->table, f->lookup[0]);
+                return MAP_WAIT;
+            }
+        }
+    }
+    return json_array_size(needs) > before ? MAP_NEED : MAP_OK;
+}
+
+/* --- merging ------------------------------------------------------------ */
+
+static void map_mask(json_t *entry, const char *path)
+{
+    json_t *m = json_object_get(entry, "_mask");
+    if (!m) {
+        m = json_object();
+        json_object_set_new(entry, "_mask", m);
+    }
+    json_object_set_new(m, path, json_true());
+}
+
+static void map_put(json_t *entry, const char *path, json_t *value)
+{
+    fsv_set(json_object_get(entry, "fields"), path, value);
+    map_mask(entry, path);
+}
+
+/* The cache entry for writing name: created empty (remembering it did not exist). */
+static json_t *map_entry(json_t *cache, const char *name)
+{
+    json_t *e = json_object_get(cache, name);
+    if (!json_is_object(e)) {
+        e = json_object();
+        json_object_set_new(e, "fields", json_object());
+        json_object_set_new(cache, name, e);
+    } else if (!json_object_get(e, "fields")) {
+        json_object_set_new(e, "fields", json_object());
+    }
+    return e;
+}
+
+static bool map_position_of(json_t *holder, ev_position *pos)
+{
+    int64_t lsn, commit;
+    json_t *fields = json_object_get(json_object_get(holder, "mapValue"), "fields");
+    if (!fields || !fsv_get_int(json_object_get(fields, "lsn"), &lsn) ||
+        !fsv_get_int(json_object_get(fields, "commit_lsn"), &commit))
+        return false;
+    pos->lsn = (uint64_t)lsn;
+    pos->commit_lsn = (uint64_t)commit;
+    return true;
+}
+
+static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "lsn", fsv_integer((int64_t)p.lsn));
+    json_object_set_new(f, "commit_lsn", fsv_integer((int64_t)p.commit_lsn));
+    if (deleted)
+        json_object_set_new(f, "deleted", fsv_bool(true));
+    if (element)
+        json_object_set_new(f, "v", element);
+    return fsv_map(f);
+}
+
+/* "metadata.sync.<table>" or "metadata.sync.<table>.rows.<key>". */
+static void map_position_path(const map_table *t, const map_route *r, char *path, size_t len)
+{
+    snprintf(path, len, "metadata.sync");
+    fsv_path_append(path, len, t->table);
+    if (t->per_row) {
+        fsv_path_append(path, len, "rows");
+        fsv_path_append(path, len, r->rowkey);
+    }
+}
+
+static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath)
+{
+    ev_position have;
+    json_t *entry = json_object_get(cache, r->doc);
+    if (json_is_object(entry) && map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &have))
+        return ev_position_cmp(ev->pos, have) <= 0;
+    if (t->del == MAP_DEL_HARD && t->index) {
+        json_t *idx = json_object_get(cache, r->own_index);
+        json_t *f = json_object_get(idx, "fields");
+        if (f && map_position_of(json_object_get(f, "deleted_at"), &have))
+            return ev_position_cmp(ev->pos, have) <= 0;
+    }
+    return false;
+}
+
+/* A field's Firestore value for this row, or NULL (with err) when it cannot map. */
+static json_t *map_field_value(const map_config *mc, const map_field *f, const json_t *raw, json_t *cache,
+                               char *err, size_t errlen)
+{
+    if (f->nlookup == 0)
+        return map_convert(f, raw, err, errlen);
+    json_t *needs = json_array(), *v = NULL;
+    json_t *out = NULL;
+    if (map_lookup(mc, f, raw, cache, needs, &v) == 1)
+        out = map_convert(f, v, err, errlen);
+    else
+        snprintf(err, errlen, "column %s: lookup not resolved", f->column);
+    json_decref(v);
+    json_decref(needs);
+    return out;
+}
+
+/* Sets the mapped fields of the row into target (document fields, or an element's). */
+static map_status map_fields(const map_config *mc, const map_table *t, const json_t *row, json_t *cache,
+                             json_t *entry, json_t *element, char *err, size_t errlen)
+{
+    if (t->all_columns) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)row, k, v) {
+            char path[300] = "";
+            if (json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE))
+                continue;
+            fsv_path_append(path, sizeof path, k);
+            map_put(entry, path, fsv_from_json(v));
+        }
+    }
+    for (size_t i = 0; i < t->nfields; i++) {
+        const map_field *f = &t->fields[i];
+        const json_t *raw = json_object_get(row, f->column);
+        if (!raw || (json_is_string(raw) && !strcmp(json_string_value(raw), MAP_UNAVAILABLE)))
+            continue; /* absent or an unchanged TOASTed value: leave the field alone */
+        json_t *v = map_field_value(mc, f, raw, cache, err, errlen);
+        if (!v)
+            return MAP_ERR_APPLY;
+        if (element && !strcmp(f->path, "."))
+            json_object_set_new(element, ".", v);
+        else if (element)
+            fsv_set(element, f->path, v);
+        else
+            map_put(entry, f->path, v);
+    }
+    return MAP_OK;
+}
+
+static int map_key_cmp(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx != ly && isdigit((unsigned char)*x) && isdigit((unsigned char)*y))
+        return lx < ly ? -1 : 1; /* numeric keys in numeric order */
+    return strcmp(x, y);
+}
+
+/* Rebuilds an array field from the rows every table gathering into it keeps. */
+static void map_rebuild_array(const map_config *mc, const map_table *t, json_t *entry)
+{
+    json_t *values = json_array();
+    for (size_t i = 0; i < mc->ntables; i++) {
+        const map_table *o = &mc->tables[i];
+        if (!o->array || strcmp(o->array, t->array) || strcmp(o->collection, t->collection))
+            continue;
+        char path[300] = "metadata.sync";
+        fsv_path_append(path, sizeof path, o->table);
+        fsv_path_append(path, sizeof path, "rows");
+        json_t *rows = json_object_get(json_object_get(fsv_get(json_object_get(entry, "fields"), path), "mapValue"),
+                                       "fields");
+        size_t n = json_object_size(rows), k = 0;
+        const char **keys = calloc(n ? n : 1, sizeof *keys);
+        const char *key;
+        json_t *v;
+        json_object_foreach(rows, key, v)
+            keys[k++] = key;
+        qsort(keys, n, sizeof *keys, map_key_cmp);
+        for (k = 0; k < n; k++) {
+            json_t *rf = json_object_get(json_object_get(json_object_get(rows, keys[k]), "mapValue"), "fields");
+            json_t *el = json_object_get(rf, "v");
+            if (el)
+                json_array_append(values, el);
+        }
+        free(keys);
+    }
+    map_put(entry, t->array, fsv_array(values));
+}
+
+static map_status map_merge_array_row(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
+                                      json_t *entry, const char *ppath, char *err, size_t errlen)
+{
+    json_t *element = NULL;
+    if (ev->op != 'd') {
+        json_t *el = json_object();
+        map_status st = map_fields(mc, t, ev->after, cache, entry, el, err, errlen);
+        if (st != MAP_OK) {
+            json_decref(el);
+            return st;
+        }
+        json_t *whole = json_object_get(el, ".");
+        element = whole ? json_incref(whole) : fsv_map(json_incref(el));
+        json_decref(el);
+    }
+    map_put(entry, ppath, map_position_value(ev->pos, ev->op == 'd', element));
+    map_rebuild_array(mc, t, entry);
+    return MAP_OK;
+}
+
+static json_t *map_set_value(const map_set *s, const ev_event *ev)
+{
+    if (json_is_string(s->value) && !strcmp(json_string_value(s->value), "$event_time")) {
+        char ts[40];
+        time_t secs = (time_t)(ev->source_ts_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(ev->source_ts_ms % 1000));
+        return fsv_timestamp(ts);
+    }
+    return fsv_from_json(s->value);
+}
+
+static map_status map_merge_delete(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
+                                   const map_route *r, json_t *entry)
+{
+    switch (t->del) {
+    case MAP_DEL_IGNORE: return MAP_SKIP;
+    case MAP_DEL_SOFT:
+        for (size_t i = 0; i < t->nsoft; i++)
+            map_put(entry, t->soft[i].path, map_set_value(&t->soft[i], ev));
+        return MAP_OK;
+    case MAP_DEL_CLEAR:
+        for (size_t i = 0; i < t->nfields; i++) {
+            fsv_remove(json_object_get(entry, "fields"), t->fields[i].path);
+            map_mask(entry, t->fields[i].path);
+        }
+        return MAP_OK;
+    case MAP_DEL_HARD:
+        json_object_set_new(entry, "_delete", json_true());
+        json_object_set_new(entry, "fields", json_object());
+        json_object_del(entry, "_mask");
+        if (t->index) {
+            json_t *idx = map_entry(cache, r->own_index);
+            map_put(idx, "deleted_at", map_position_value(ev->pos, true, NULL));
+            json_object_set_new(idx, "_blind", json_true());
+        }
+        return MAP_OK;
+    }
+    (void)mc;
+    return MAP_ERR_APPLY;
+}
+
+static bool map_rule_holds(const map_rule *r, json_t *fields)
+{
+    json_t *v = fsv_get(fields, r->field);
+    bool is_null = !v || json_object_get(v, "nullValue");
+    bool is_true = v && json_is_true(json_object_get(v, "booleanValue"));
+    switch (r->test) {
+    case 0: return !is_null;
+    case 1: return is_true;
+    case 2: return is_null;
+    default: return !is_true;
+    }
+}
+
+static void map_derive(const map_config *mc, const map_table *t, json_t *entry)
+{
+    json_t *fields = json_object_get(entry, "fields");
+    for (size_t i = 0; i < mc->nderived; i++) {
+        const map_derived *d = &mc->derived[i];
+        if (strcmp(d->collection, t->collection))
+            continue;
+        const json_t *value = d->value_default;
+        for (size_t r = 0; r < d->nrules; r++) {
+            if (map_rule_holds(&d->rules[r], fields)) {
+                value = d->rules[r].value;
+                break;
+            }
+        }
+        map_put(entry, d->path, fsv_from_json(value));
+    }
+}
+
+static void map_count(json_t *entry)
+{
+    json_t *n = json_object_get(entry, "_events");
+    json_object_set_new(entry, "_events", json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *r, json_t *cache, char *err,
+                     size_t errlen)
+{
+    const map_table *t = r->t;
+    char ppath[600];
+    map_position_path(t, r, ppath, sizeof ppath);
+    if (map_is_stale(t, ev, cache, r, ppath))
+        return MAP_STALE;
+    if (ev->op == 'd' && t->del == MAP_DEL_IGNORE)
+        return MAP_SKIP;
+    json_t *entry = map_entry(cache, r->doc);
+    map_status st;
+    if (t->array) {
+        st = map_merge_array_row(mc, t, ev, cache, entry, ppath, err, errlen);
+    } else if (ev->op == 'd') {
+        st = map_merge_delete(mc, t, ev, cache, r, entry);
+    } else {
+        json_object_del(entry, "_delete");
+        st = map_fields(mc, t, ev->after, cache, entry, NULL, err, errlen);
+    }
+    if (st != MAP_OK)
+        return st;
+    if (!json_is_true(json_object_get(entry, "_delete"))) {
+        if (!t->array)
+            map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
+        map_derive(mc, t, entry);
+    }
+    if (t->index && ev->op != 'd') {
+        json_t *idx = map_entry(cache, r->own_index);
+        map_put(idx, "doc", fsv_string(r->doc));
+        json_object_set_new(idx, "_blind", json_true());
+    }
+    map_count(entry);
+    return MAP_OK;
+}

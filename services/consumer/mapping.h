@@ -1,0 +1,175 @@
+/* mapping.h - from change events to Firestore documents, as configuration says.
+ *
+ * The mapping (a libconfig group, documented in docs/mapping.md) names, per source
+ * table: the collection, how the document id is found (a column, the row's key, or a
+ * parent row through the key index), the fields (renamed, nested, value-mapped,
+ * converted, looked up in reference tables), rows to skip, how deletes are applied, and
+ * whether the table's rows gather into an array of the parent document (junctions,
+ * addresses). Everything here is pure: the runtime reads documents into a cache, asks
+ * map_prepare() what else it needs, and map_merge() folds events into the cached
+ * documents, recording the update mask of each. The runtime then writes the dirty
+ * documents with preconditions on what it read.
+ *
+ * The document cache is a JSON object: name ("members/0101302989") -> either JSON null
+ * (read: does not exist) or {"fields":{...},"updateTime":"..."} as Firestore returns
+ * it. map_merge adds bookkeeping members to dirty entries:
+ *   "_mask":   {path: true, ...}  the updateMask of the write
+ *   "_delete": true               delete the document instead
+ *   "_blind":  true               write without a precondition (key index entries)
+ *   "_events": n                  how many events were folded in
+ * Every written document carries, per source table, the position of the last event it
+ * applied (metadata.sync.<table>.lsn/.commit_lsn, or per row for array tables under
+ * metadata.sync.<table>.rows.<key>), which map_merge compares to skip stale events. */
+#ifndef SERVICES_CONSUMER_MAPPING_H
+#define SERVICES_CONSUMER_MAPPING_H
+
+#include <jansson.h>
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+#include "services/consumer/event.h"
+
+typedef enum {
+    MAP_CONV_NONE = 0,
+    MAP_CONV_STRING,       /* any scalar as its text */
+    MAP_CONV_INTEGER,      /* number or numeric string -> integerValue */
+    MAP_CONV_DOUBLE,       /* number or numeric string -> doubleValue */
+    MAP_CONV_BOOL,         /* true/false, 0/1, "t"/"f" -> booleanValue */
+    MAP_CONV_TIMESTAMP,    /* ISO-8601 date/timestamp -> timestampValue (UTC) */
+    MAP_CONV_DATE,         /* ISO-8601 date/timestamp -> "YYYY-MM-DD" */
+    MAP_CONV_JSON,         /* a JSON text -> the value it holds (map, array...) */
+    MAP_CONV_KENNITALA,    /* 10 digits, hyphen and spaces dropped */
+    MAP_CONV_KENNITALA_HYPHEN, /* "DDMMYY-NNNN" */
+    MAP_CONV_PHONE7,       /* Icelandic phone: digits only, "354"/"00354"/"+354" dropped */
+    MAP_CONV_NOT_NULL,     /* true when the value is not null */
+} map_conv;
+
+typedef enum { MAP_ID_COLUMN, MAP_ID_KEY, MAP_ID_PARENT } map_id_kind;
+typedef enum { MAP_DEL_SOFT, MAP_DEL_CLEAR, MAP_DEL_HARD, MAP_DEL_IGNORE } map_delete;
+
+#define MAP_MAX_COLUMNS 4
+#define MAP_MAX_LOOKUP 4
+
+typedef struct map_value_pair {
+    char *from; /* text of the source value; "null" matches JSON null */
+    json_t *to; /* plain JSON */
+} map_value_pair;
+
+typedef struct map_field {
+    char *column;
+    char *path;        /* field path in the document (or in the array element; "." = the element) */
+    map_conv conv;
+    map_value_pair *values; /* value map, applied before conv */
+    size_t nvalues;
+    json_t *value_default;  /* for a value not in the map; NULL: keep the value */
+    char *lookup[MAP_MAX_LOOKUP]; /* chain of "table.column" steps through reference tables */
+    int nlookup;
+} map_field;
+
+typedef struct map_skip {
+    char *column;
+    char *prefix;     /* skip when the value's text starts with it */
+    char *equals;     /* skip when it equals ("null" for null) */
+    char *not_equals; /* skip unless it equals ("$current_year" is this year) */
+} map_skip;
+
+typedef struct map_set {
+    char *path;
+    json_t *value; /* plain JSON; the string "$event_time" is the event's commit time */
+} map_set;
+
+typedef struct map_table {
+    char *table;
+    char *collection;
+    map_id_kind id_kind;
+    char *id_columns[MAP_MAX_COLUMNS]; /* column (1) or parent key columns */
+    int nid_columns;
+    map_conv id_conv;
+    char *parent;      /* MAP_ID_PARENT: the parent table (must have index = true) */
+    bool index;        /* keep sync_keys/<table>:<key> -> document (for children, deletes) */
+    bool all_columns;  /* every column as a field of the same name (reference tables) */
+    map_field *fields;
+    size_t nfields;
+    map_skip *skips;
+    size_t nskips;
+    map_delete del;
+    map_set *soft;     /* what a soft delete sets */
+    size_t nsoft;
+    char *array;       /* rows gather into this array field of the document; NULL: 1:1 */
+    bool per_row;      /* positions per row (always for array tables) */
+} map_table;
+
+typedef struct map_rule {
+    char *field;  /* a path of the document */
+    int test;     /* 0 not_null, 1 true, 2 null, 3 false */
+    json_t *value;
+} map_rule;
+
+typedef struct map_derived {
+    char *collection;
+    char *path;
+    map_rule *rules; /* first match wins */
+    size_t nrules;
+    json_t *value_default;
+} map_derived;
+
+typedef struct map_config {
+    char *index_collection;
+    bool synced_at;    /* set metadata.synced_at to the server's request time */
+    map_table *tables;
+    size_t ntables;
+    map_derived *derived;
+    size_t nderived;
+    int current_year;  /* for "$current_year" (tests set it) */
+} map_config;
+
+/* Builds the mapping from the group at setting (e.g. cfg_setting(cf, "mapping")); on a
+ * bad setting fills err (file:line: reason) through cfg_fail and returns NULL. */
+map_config *map_load(cfg_file *cf, config_setting_t *group, cfg_error *err);
+/* The same from a file holding a top-level "mapping" group (tests, tools). */
+map_config *map_load_file(const char *path, cfg_error *err);
+void map_free(map_config *mc);
+const map_table *map_find(const map_config *mc, const char *table);
+
+typedef enum {
+    MAP_OK = 0,
+    MAP_NEED,        /* read the documents appended to needs, then call again */
+    MAP_SKIP,        /* a row the mapping skips (placeholder, truncate...) */
+    MAP_STALE,       /* older than what the document holds */
+    MAP_WAIT,        /* a parent or a reference row is not there yet: retry later */
+    MAP_ERR_TABLE,   /* the mapping does not know the table */
+    MAP_ERR_APPLY,   /* the mapping cannot apply to this event */
+} map_status;
+
+/* The dead-letter class of an error status: "mapping.unknown_table", "mapping.apply". */
+const char *map_status_class(map_status st);
+
+typedef struct map_route {
+    const map_table *t;
+    char doc[1600];   /* "members/0101302989" */
+    char rowkey[256]; /* the row's key values joined with ',' */
+    char own_index[512]; /* "sync_keys/membership_comrade:42" when t->index */
+} map_route;
+
+/* Finds the event's document. key: the Kafka record key (JSON object of the primary
+ * key columns; may be NULL when the row holds them). Appends names it needs but the
+ * cache lacks to needs (a JSON array) and returns MAP_NEED; MAP_OK when the target
+ * document and every reference row the fields look up are in the cache. */
+map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *key, json_t *cache,
+                       map_route *route, json_t *needs, char *err, size_t errlen);
+
+/* Folds the event into cache[route->doc] (and the key index entry): MAP_OK, MAP_STALE,
+ * MAP_SKIP or an error. event_time: RFC 3339 of the event's commit time. */
+map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *route, json_t *cache,
+                     char *err, size_t errlen);
+
+/* The value of one field of a row after value map and conversion (Firestore Value JSON,
+ * new reference), or NULL with a reason. Exposed for tests. */
+json_t *map_convert(const map_field *f, const json_t *raw, char *err, size_t errlen);
+/* Normalisers, exposed for tests: 0 on success. */
+int map_kennitala(const char *in, bool hyphen, char *out, size_t len);
+int map_phone7(const char *in, char *out, size_t len);
+
+#endif

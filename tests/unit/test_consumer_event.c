@@ -1,0 +1,214 @@
+/* test_consumer_event.c - Debezium envelope parsing and the Firestore Value codec of
+ * member-consumer, on fixture events (tests/unit/fixtures/consumer/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/consumer/event.h"
+#include "services/consumer/fs_value.h"
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "tests/unit/fixtures/consumer/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, (1 << 16) - 1, f);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+static ev_error parse_fixture(const char *name, ev_event *ev, char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = slurp(name, &len);
+    ev_error e = ev_parse(buf, len, ev, err, errlen);
+    free(buf);
+    return e;
+}
+
+static void parses_create_with_position(void **state)
+{
+    (void)state;
+    ev_event ev;
+    char err[256];
+    assert_int_equal(parse_fixture("comrade_create.json", &ev, err, sizeof err), EV_OK);
+    assert_int_equal(ev.op, 'c');
+    assert_string_equal(ev.table, "membership_comrade");
+    assert_string_equal(ev.schema, "public");
+    assert_null(ev.before);
+    assert_non_null(ev.after);
+    assert_int_equal(ev.pos.lsn, 24023928);
+    assert_int_equal(ev.pos.commit_lsn, 24023000);
+    assert_int_equal(ev.source_ts_ms, 1764041414123LL);
+    assert_false(ev.snapshot);
+    assert_ptr_equal(ev_row(&ev), ev.after);
+    ev_free(&ev);
+}
+
+static void delete_row_is_before(void **state)
+{
+    (void)state;
+    ev_event ev;
+    char err[256];
+    assert_int_equal(parse_fixture("comrade_delete.json", &ev, err, sizeof err), EV_OK);
+    assert_int_equal(ev.op, 'd');
+    assert_ptr_equal(ev_row(&ev), ev.before);
+    assert_int_equal(json_integer_value(json_object_get(ev.before, "id")), 42);
+    ev_free(&ev);
+}
+
+static void error_classes(void **state)
+{
+    (void)state;
+    ev_event ev;
+    char err[256];
+    assert_int_equal(parse_fixture("not_json.json", &ev, err, sizeof err), EV_ERR_JSON);
+    assert_string_equal(ev_error_class(EV_ERR_JSON), "decode.json");
+    assert_int_equal(parse_fixture("not_envelope.json", &ev, err, sizeof err), EV_ERR_ENVELOPE);
+    assert_string_equal(ev_error_class(EV_ERR_ENVELOPE), "decode.envelope");
+    assert_int_equal(parse_fixture("bad_op.json", &ev, err, sizeof err), EV_ERR_OP);
+    assert_string_equal(ev_error_class(EV_ERR_OP), "decode.op");
+    assert_null(ev.root);
+    const char *bad[] = {
+        "[1,2]", "\"x\"", "{\"op\":\"c\",\"source\":{\"table\":\"t\",\"lsn\":1}}", /* no after */
+        "{\"op\":\"d\",\"before\":null,\"source\":{\"table\":\"t\",\"lsn\":1}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"lsn\":1}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\"}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\",\"lsn\":1,\"sequence\":\"[1]\"}}",
+        "{\"op\":\"c\",\"after\":[],\"source\":{\"table\":\"t\",\"lsn\":1}}",
+        "{\"schema\":{},\"payload\":{}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ev_parse(bad[i], strlen(bad[i]), &ev, err, sizeof err), EV_ERR_ENVELOPE);
+        assert_true(strlen(err) > 0);
+    }
+    assert_int_equal(ev_parse("", 0, &ev, err, sizeof err), EV_ERR_JSON);
+}
+
+static void positions_compare_commit_then_lsn(void **state)
+{
+    (void)state;
+    ev_position a = { 100, 150 }, b = { 100, 160 }, c = { 200, 120 };
+    assert_true(ev_position_cmp(a, b) < 0);
+    assert_true(ev_position_cmp(b, c) < 0);
+    assert_true(ev_position_cmp(c, a) > 0);
+    assert_int_equal(ev_position_cmp(a, a), 0);
+    uint64_t lsn;
+    assert_int_equal(ev_parse_lsn("0/16E8AD8", &lsn), 0);
+    assert_int_equal(lsn, 0x16E8AD8);
+    assert_int_equal(ev_parse_lsn("1/0", &lsn), 0);
+    assert_int_equal(lsn, 1ULL << 32);
+    assert_int_equal(ev_parse_lsn("24023928", &lsn), 0);
+    assert_int_equal(lsn, 24023928);
+    assert_int_equal(ev_parse_lsn("x", &lsn), -1);
+    assert_int_equal(ev_parse_lsn("12a", &lsn), -1);
+    /* a snapshot read without sequence is at its own position */
+    const char *snap = "{\"op\":\"r\",\"after\":{\"id\":1},\"source\":{\"table\":\"t\",\"lsn\":500,\"snapshot\":\"true\"}}";
+    ev_event ev;
+    char err[128];
+    assert_int_equal(ev_parse(snap, strlen(snap), &ev, err, sizeof err), EV_OK);
+    assert_true(ev.snapshot);
+    assert_int_equal(ev.pos.commit_lsn, 500);
+    ev_free(&ev);
+}
+
+static void assert_json(json_t *got, const char *want)
+{
+    char *s = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(s, want);
+    free(s);
+    json_decref(got);
+}
+
+static void value_encoding(void **state)
+{
+    (void)state;
+    assert_json(fsv_integer(9007199254740993LL), "{\"integerValue\":\"9007199254740993\"}");
+    assert_json(fsv_null(), "{\"nullValue\":null}");
+    assert_json(fsv_double(1.5), "{\"doubleValue\":1.5}");
+    json_t *plain = json_loads("{\"a\":[1,\"x\",true,null],\"b\":{\"c\":2.5}}", 0, NULL);
+    json_t *v = fsv_from_json(plain);
+    assert_json(json_incref(v),
+                "{\"mapValue\":{\"fields\":{\"a\":{\"arrayValue\":{\"values\":[{\"integerValue\":\"1\"},"
+                "{\"stringValue\":\"x\"},{\"booleanValue\":true},{\"nullValue\":null}]}},"
+                "\"b\":{\"mapValue\":{\"fields\":{\"c\":{\"doubleValue\":2.5}}}}}}}");
+    json_t *back = fsv_to_json(v);
+    assert_true(json_equal(back, plain));
+    json_decref(back);
+    json_decref(v);
+    json_decref(plain);
+}
+
+static void timestamps_normalise_to_utc(void **state)
+{
+    (void)state;
+    char out[48];
+    struct { const char *in, *want; } ok[] = {
+        { "2026-01-02", "2026-01-02T00:00:00Z" },
+        { "2026-01-02T03:04:05", "2026-01-02T03:04:05Z" },
+        { "2026-01-02 03:04:05.123456", "2026-01-02T03:04:05.123456Z" },
+        { "2026-01-02T03:04:05.5Z", "2026-01-02T03:04:05.5Z" },
+        { "2026-01-01T01:30:00+02:00", "2025-12-31T23:30:00Z" },
+        { "2026-01-02T03:04:05-0130", "2026-01-02T04:34:05Z" },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        assert_int_equal(fsv_timestamp_normalize(ok[i].in, out, sizeof out), 0);
+        assert_string_equal(out, ok[i].want);
+    }
+    const char *bad[] = { "", "2026", "2026-13-01", "2026-01-02T25:00", "2026-01-02X", "2026-01-02T03:04:05." };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(fsv_timestamp_normalize(bad[i], out, sizeof out), -1);
+}
+
+static void field_paths(void **state)
+{
+    (void)state;
+    char buf[256], *segs[8];
+    assert_int_equal(fsv_path_split("a.`b.c`.d", buf, sizeof buf, segs, 8), 3);
+    assert_string_equal(segs[1], "b.c");
+    assert_int_equal(fsv_path_split("a..b", buf, sizeof buf, segs, 8), -1);
+    assert_int_equal(fsv_path_split("a.", buf, sizeof buf, segs, 8), -1);
+    assert_int_equal(fsv_path_split("`a", buf, sizeof buf, segs, 8), -1);
+    char path[128] = "metadata";
+    fsv_path_append(path, sizeof path, "rows");
+    fsv_path_append(path, sizeof path, "42");
+    assert_string_equal(path, "metadata.rows.`42`");
+
+    json_t *fields = json_object();
+    assert_int_equal(fsv_set(fields, "profile.address.street", fsv_string("Túngata")), 0);
+    assert_int_equal(fsv_set(fields, path, fsv_integer(1)), 0);
+    assert_string_equal(fsv_get_string(fsv_get(fields, "profile.address.street")), "Túngata");
+    int64_t i;
+    assert_true(fsv_get_int(fsv_get(fields, path), &i));
+    assert_int_equal(i, 1);
+    const char *mask[] = { "profile.address.street" };
+    assert_json(fsv_subset(fields, mask, 1),
+                "{\"profile\":{\"mapValue\":{\"fields\":{\"address\":{\"mapValue\":{\"fields\":"
+                "{\"street\":{\"stringValue\":\"Túngata\"}}}}}}}}");
+    fsv_remove(fields, "profile.address.street");
+    assert_null(fsv_get(fields, "profile.address.street"));
+    json_decref(fields);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_create_with_position),
+        cmocka_unit_test(delete_row_is_before),
+        cmocka_unit_test(error_classes),
+        cmocka_unit_test(positions_compare_commit_then_lsn),
+        cmocka_unit_test(value_encoding),
+        cmocka_unit_test(timestamps_normalise_to_utc),
+        cmocka_unit_test(field_paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

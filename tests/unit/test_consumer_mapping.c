@@ -1,0 +1,448 @@
+/* test_consumer_mapping.c - the mapping of member-consumer: config/consumer.conf's
+ * default mapping applied to fixture events against an in-memory document store that
+ * applies writes as Firestore does (update masks, deletes); plus bad mappings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "services/consumer/event.h"
+#include "services/consumer/fs_value.h"
+#include "services/consumer/mapping.h"
+
+typedef struct world {
+    map_config *mc;
+    json_t *store; /* name -> {"fields":...,"updateTime":...} */
+    int writes;
+} world;
+
+static int setup(void **state)
+{
+    cfg_error err;
+    world *w = calloc(1, sizeof *w);
+    w->mc = map_load_file("config/consumer.conf", &err);
+    if (!w->mc)
+        fprintf(stderr, "%s: %s\n", err.where, err.reason);
+    assert_non_null(w->mc);
+    w->mc->current_year = 2026;
+    w->store = json_object();
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    world *w = *state;
+    map_free(w->mc);
+    json_decref(w->store);
+    free(w);
+    return 0;
+}
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "tests/unit/fixtures/consumer/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, (1 << 16) - 1, f);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* Applies the dirty cache entries to the store as Firestore applies an update with a mask. */
+static void commit_cache(world *w, json_t *cache)
+{
+    const char *name;
+    json_t *e;
+    json_object_foreach(cache, name, e) {
+        if (!json_is_object(e) || (!json_object_get(e, "_events") && !json_object_get(e, "_blind")))
+            continue;
+        w->writes++;
+        if (json_is_true(json_object_get(e, "_delete"))) {
+            json_object_del(w->store, name);
+            continue;
+        }
+        json_t *doc = json_object_get(w->store, name);
+        if (!doc) {
+            doc = json_pack("{s:o}", "fields", json_object());
+            json_object_set_new(w->store, name, doc);
+        }
+        json_t *fields = json_object_get(doc, "fields");
+        const char *path;
+        json_t *t;
+        json_object_foreach(json_object_get(e, "_mask"), path, t) {
+            json_t *v = fsv_get(json_object_get(e, "fields"), path);
+            if (v)
+                fsv_set(fields, path, json_deep_copy(v));
+            else
+                fsv_remove(fields, path);
+        }
+    }
+}
+
+/* Runs one event the way the consumer does: prepare until nothing is needed, merge, write. */
+static map_status run_event(world *w, const char *fixture, const char *key)
+{
+    size_t len;
+    char *buf = slurp(fixture, &len), err[512];
+    ev_event ev;
+    assert_int_equal(ev_parse(buf, len, &ev, err, sizeof err), EV_OK);
+    free(buf);
+    json_t *k = json_loads(key, 0, NULL), *cache = json_object();
+    map_route r;
+    map_status st;
+    for (int round = 0; round < 8; round++) {
+        json_t *needs = json_array();
+        st = map_prepare(w->mc, &ev, k, cache, &r, needs, err, sizeof err);
+        size_t i;
+        json_t *n;
+        json_array_foreach(needs, i, n) {
+            json_t *doc = json_object_get(w->store, json_string_value(n));
+            json_object_set_new(cache, json_string_value(n), doc ? json_deep_copy(doc) : json_null());
+        }
+        json_decref(needs);
+        if (st != MAP_NEED)
+            break;
+    }
+    if (st == MAP_OK) {
+        st = map_merge(w->mc, &ev, &r, cache, err, sizeof err);
+        if (st == MAP_OK)
+            commit_cache(w, cache);
+    }
+    json_decref(cache);
+    json_decref(k);
+    ev_free(&ev);
+    return st;
+}
+
+static json_t *field(world *w, const char *doc, const char *path)
+{
+    return fsv_get(json_object_get(json_object_get(w->store, doc), "fields"), path);
+}
+
+static const char *str(world *w, const char *doc, const char *path)
+{
+    return fsv_get_string(field(w, doc, path));
+}
+
+#define MEMBER "members/0101302989"
+
+static void comrade_create_builds_the_portal_document(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "Jón Jónsson");
+    assert_string_equal(str(w, MEMBER, "profile.kennitala"), "0101302989");
+    assert_string_equal(str(w, MEMBER, "profile.birthday"), "1930-01-01");
+    int64_t i;
+    assert_true(fsv_get_int(field(w, MEMBER, "profile.gender"), &i));
+    assert_int_equal(i, 1);
+    assert_true(fsv_get_int(field(w, MEMBER, "metadata.django_id"), &i));
+    assert_int_equal(i, 42);
+    assert_string_equal(json_string_value(json_object_get(field(w, MEMBER, "membership.date_joined"), "timestampValue")),
+                        "2020-05-17T10:11:12.345678Z");
+    assert_true(json_is_false(json_object_get(field(w, MEMBER, "profile.groupable"), "booleanValue")));
+    assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
+    assert_true(fsv_get_int(field(w, MEMBER, "metadata.sync.membership_comrade.lsn"), &i));
+    assert_int_equal(i, 24023928);
+    /* columns left out never reach the document */
+    assert_null(field(w, MEMBER, "firebase_uid"));
+    assert_null(field(w, MEMBER, "metadata.firebase_uid"));
+    /* the key index points at the document */
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
+}
+
+static void replay_and_older_events_are_stale(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_update.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_STALE);
+    assert_int_equal(run_event(w, "comrade_update.json", "{\"id\":42}"), MAP_STALE);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "Jón Jónsson yngri");
+    assert_non_null(json_object_get(field(w, MEMBER, "profile.birthday"), "nullValue"));
+    /* hyphenated kennitala: the same document, never a second one */
+    assert_int_equal(json_object_size(w->store), 2);
+}
+
+static void positions_are_per_table(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_update.json", "{\"id\":42}"), MAP_OK); /* lsn 24030000 */
+    /* contact info committed earlier (lsn 24023950) still applies: another table */
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.phone"), "6903635");
+    assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_STALE);
+    assert_int_equal(run_event(w, "contactinfo_delete.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_null(field(w, MEMBER, "profile.phone"));
+    assert_non_null(field(w, MEMBER, "profile.name"));
+}
+
+static void child_waits_for_parent(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_WAIT);
+    assert_int_equal(json_object_size(w->store), 0);
+}
+
+static void portal_fields_survive(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    json_t *fields = json_object_get(json_object_get(w->store, MEMBER), "fields");
+    fsv_set(fields, "metadata.firebase_uid", fsv_string("portal-uid"));
+    fsv_set(fields, "profile.nickname", fsv_string("Nonni"));
+    assert_int_equal(run_event(w, "comrade_update.json", "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "metadata.firebase_uid"), "portal-uid");
+    assert_string_equal(str(w, MEMBER, "profile.nickname"), "Nonni");
+}
+
+static void toasted_value_leaves_field_alone(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "comrade_toast.json", "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "Jón Jónsson");
+    assert_true(json_is_true(json_object_get(field(w, MEMBER, "profile.reachable"), "booleanValue")));
+}
+
+static void soft_delete_and_row_delete(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "comrade_softdelete.json", "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+    assert_string_equal(json_string_value(json_object_get(field(w, MEMBER, "metadata.deleted_at"), "timestampValue")),
+                        "2026-11-25T03:30:14.5Z");
+    /* the row itself deleted: its before holds only the key; found through the index */
+    assert_int_equal(run_event(w, "comrade_delete.json", "{\"id\":42}"), MAP_OK);
+    assert_non_null(json_object_get(w->store, MEMBER));
+    assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+    assert_non_null(json_object_get(field(w, MEMBER, "metadata.deleted_at"), "timestampValue"));
+}
+
+static void placeholders_and_truncates_are_skipped(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_placeholder.json", "{\"id\":43}"), MAP_SKIP);
+    assert_int_equal(run_event(w, "truncate.json", "{\"id\":43}"), MAP_SKIP);
+    assert_int_equal(json_object_size(w->store), 0);
+}
+
+static void junction_rows_gather_into_an_array(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    /* the union's name is not synced yet: wait */
+    assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_WAIT);
+    assert_int_equal(run_event(w, "ref_union3.json", "{\"id\":3}"), MAP_OK);
+    assert_int_equal(run_event(w, "ref_union1.json", "{\"id\":1}"), MAP_OK);
+    assert_string_equal(str(w, "sync_ref_membership_union/3", "abbreviation"), "VR");
+    assert_int_equal(run_event(w, "union_create2.json", "{\"id\":12}"), MAP_OK);
+    assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_OK);
+    json_t *arr = json_object_get(json_object_get(field(w, MEMBER, "membership.unions"), "arrayValue"), "values");
+    assert_int_equal(json_array_size(arr), 2);
+    assert_string_equal(fsv_get_string(json_array_get(arr, 0)), "Verkalýðsfélag Reykjavíkur"); /* row 7 */
+    assert_string_equal(fsv_get_string(json_array_get(arr, 1)), "Efling");                     /* row 12 */
+    /* delete: before holds only the key, the row's index entry finds the member */
+    assert_int_equal(run_event(w, "union_delete.json", "{\"id\":7}"), MAP_OK);
+    arr = json_object_get(json_object_get(field(w, MEMBER, "membership.unions"), "arrayValue"), "values");
+    assert_int_equal(json_array_size(arr), 1);
+    /* the older insert of row 7 replayed: stale, the name does not come back */
+    assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_STALE);
+    assert_int_equal(json_array_size(arr), 1);
+}
+
+static void fee_paid_makes_member_active(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "fee_paid.json", "{\"id\":5}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "active");
+    w->mc->current_year = 2027; /* last year's fee is skipped */
+    assert_int_equal(run_event(w, "fee_paid.json", "{\"id\":5}"), MAP_SKIP);
+}
+
+static void unknown_table_and_bad_key(void **state)
+{
+    world *w = *state;
+    const char *ev_json = "{\"op\":\"c\",\"after\":{\"id\":1},\"source\":{\"table\":\"auth_user\",\"lsn\":5}}";
+    ev_event ev;
+    char err[256];
+    assert_int_equal(ev_parse(ev_json, strlen(ev_json), &ev, err, sizeof err), EV_OK);
+    json_t *cache = json_object(), *needs = json_array(), *key = json_loads("{\"id\":1}", 0, NULL);
+    map_route r;
+    assert_int_equal(map_prepare(w->mc, &ev, key, cache, &r, needs, err, sizeof err), MAP_ERR_TABLE);
+    assert_string_equal(map_status_class(MAP_ERR_TABLE), "mapping.unknown_table");
+    ev_free(&ev);
+    const char *ev2 = "{\"op\":\"c\",\"after\":{\"id\":1,\"ssn\":\"12\"},\"source\":{\"table\":\"membership_comrade\",\"lsn\":5}}";
+    assert_int_equal(ev_parse(ev2, strlen(ev2), &ev, err, sizeof err), EV_OK);
+    assert_int_equal(map_prepare(w->mc, &ev, key, cache, &r, needs, err, sizeof err), MAP_ERR_APPLY);
+    assert_non_null(strstr(err, "kennitala"));
+    assert_null(strstr(err, "12")); /* no member data in the reason */
+    assert_int_equal(map_prepare(w->mc, &ev, NULL, cache, &r, needs, err, sizeof err), MAP_ERR_APPLY);
+    ev_free(&ev);
+    json_decref(cache);
+    json_decref(needs);
+    json_decref(key);
+}
+
+static void conversions(void **state)
+{
+    (void)state;
+    char out[32], err[128];
+    assert_int_equal(map_kennitala("010130-2989", false, out, sizeof out), 0);
+    assert_string_equal(out, "0101302989");
+    assert_int_equal(map_kennitala("0101302989", true, out, sizeof out), 0);
+    assert_string_equal(out, "010130-2989");
+    assert_int_equal(map_kennitala("01013029890", false, out, sizeof out), -1);
+    assert_int_equal(map_kennitala("0101x02989", false, out, sizeof out), -1);
+    assert_int_equal(map_phone7("+354 690-3635", out, sizeof out), 0);
+    assert_string_equal(out, "6903635");
+    assert_int_equal(map_phone7("00354 6903635", out, sizeof out), 0);
+    assert_string_equal(out, "6903635");
+    assert_int_equal(map_phone7("690 3635", out, sizeof out), 0);
+    assert_string_equal(out, "6903635");
+
+    map_value_pair pairs[] = { { "0", json_string("unknown") }, { "1", json_string("male") },
+                               { "2", json_string("female") }, { "3", json_string("other") } };
+    map_field gender = { .column = "gender", .path = "profile.gender", .values = pairs, .nvalues = 4 };
+    json_t *v = map_convert(&gender, json_integer(2), err, sizeof err);
+    assert_string_equal(fsv_get_string(v), "female");
+    json_decref(v);
+    map_field num = { .column = "amount", .path = "x", .conv = MAP_CONV_DOUBLE };
+    json_t *raw = json_string("1234.50");
+    v = map_convert(&num, raw, err, sizeof err);
+    assert_true(json_real_value(json_object_get(v, "doubleValue")) == 1234.5);
+    json_decref(v);
+    num.conv = MAP_CONV_STRING;
+    v = map_convert(&num, raw, err, sizeof err);
+    assert_string_equal(fsv_get_string(v), "1234.50");
+    json_decref(v);
+    json_decref(raw);
+    map_field js = { .column = "prefs", .path = "x", .conv = MAP_CONV_JSON };
+    raw = json_string("{\"sms\":true}");
+    v = map_convert(&js, raw, err, sizeof err);
+    assert_true(json_is_true(json_object_get(fsv_get(json_object_get(json_object_get(v, "mapValue"), "fields"), "sms"),
+                                             "booleanValue")));
+    json_decref(v);
+    json_decref(raw);
+    raw = json_string("{broken");
+    assert_null(map_convert(&js, raw, err, sizeof err));
+    assert_non_null(strstr(err, "prefs"));
+    json_decref(raw);
+    for (size_t i = 0; i < 4; i++)
+        json_decref(pairs[i].to);
+}
+
+/* Writes a mapping file and expects map_load_file to refuse it naming a line. */
+static void refuse(const char *body, const char *reason_part, int line)
+{
+    char path[] = "/tmp/test_consumer_mapping_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(body, f);
+    fclose(f);
+    cfg_error err;
+    memset(&err, 0, sizeof err);
+    map_config *mc = map_load_file(path, &err);
+    unlink(path);
+    if (mc)
+        fprintf(stderr, "accepted: %s\n", body);
+    assert_null(mc);
+    if (!strstr(err.reason, reason_part))
+        fprintf(stderr, "reason: %s\n", err.reason);
+    assert_non_null(strstr(err.reason, reason_part));
+    if (line > 0) {
+        char want[32];
+        snprintf(want, sizeof want, ":%d", line);
+        assert_non_null(strstr(err.where, want));
+    }
+}
+
+static void bad_mappings_are_refused(void **state)
+{
+    (void)state;
+    refuse("mapping: { tables = ( ); };\n", "non-empty", 0);
+    refuse("mapping: {\n tables = (\n { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           "   fields = ( { column = \"a\"; path = \"b\"; convert = \"roman\"; } ); } ); };\n",
+           "unknown conversion", 4);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { column = \"a\"; key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "exactly one", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { parent = \"p\"; columns = [\"p_id\"]; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "parent p must be mapped", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; lookup = [\"nosuch.name\"]; } ); } ); };\n",
+           "lookup step", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; } ); } ); };\n", "\"path\" is required", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; }; delete = \"soft\";\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "soft_delete", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"a/b\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "must not contain", 0);
+}
+
+/* The planning document's other shape: hyphenated kennitala ids, gender as words. */
+static void alternative_shape(void **state)
+{
+    (void)state;
+    const char *conf =
+        "mapping: { tables = ( { table = \"membership_comrade\"; collection = \"people\";\n"
+        "  id = { column = \"ssn\"; convert = \"kennitala_hyphen\"; }; index = true; delete = \"hard\";\n"
+        "  fields = ( { column = \"gender\"; path = \"gender\";\n"
+        "               map = ( (0, \"unknown\"), (1, \"male\"), (2, \"female\"), (3, \"other\") ); },\n"
+        "             { column = \"name\"; path = \"privacy.name\"; } ); } ); };\n";
+    char path[] = "/tmp/test_consumer_alt_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(conf, f);
+    fclose(f);
+    cfg_error err;
+    world w = { 0 };
+    w.mc = map_load_file(path, &err);
+    unlink(path);
+    assert_non_null(w.mc);
+    w.store = json_object();
+    assert_int_equal(run_event(&w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(&w, "people/010130-2989", "gender"), "male");
+    assert_string_equal(str(&w, "people/010130-2989", "privacy.name"), "Jón Jónsson");
+    /* hard delete removes the document; an older event replayed does not bring it back */
+    assert_int_equal(run_event(&w, "comrade_delete.json", "{\"id\":42}"), MAP_OK);
+    assert_null(json_object_get(w.store, "people/010130-2989"));
+    assert_int_equal(run_event(&w, "comrade_update.json", "{\"id\":42}"), MAP_STALE);
+    assert_null(json_object_get(w.store, "people/010130-2989"));
+    map_free(w.mc);
+    json_decref(w.store);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(comrade_create_builds_the_portal_document),
+        T(replay_and_older_events_are_stale),
+        T(positions_are_per_table),
+        T(child_waits_for_parent),
+        T(portal_fields_survive),
+        T(toasted_value_leaves_field_alone),
+        T(soft_delete_and_row_delete),
+        T(placeholders_and_truncates_are_skipped),
+        T(junction_rows_gather_into_an_array),
+        T(fee_paid_makes_member_active),
+        T(unknown_table_and_bad_key),
+        cmocka_unit_test(conversions),
+        cmocka_unit_test(bad_mappings_are_refused),
+        cmocka_unit_test(alternative_shape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
