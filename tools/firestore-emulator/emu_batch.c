@@ -186,7 +186,7 @@ static int emu_apply_locked(const emu_write *w, emu_prepared *p, const emu_docst
     p->tres = NULL;
     if (next->exists) {
         next->create_us = cur->exists ? cur->create_us : now;
-        next->update_us = cur->exists && strcmp(cur->text, next->text) == 0 ? cur->update_us : now;
+        next->update_us = cur->exists && emu_fields_same(cur->text, next->text, next->fields) ? cur->update_us : now;
     }
     return 0;
 }

@@ -241,8 +241,20 @@ char *emu_fields_text(const json_t *fields)
 {
     emu_text t = { malloc(1024), 0, 1024 };
     t.data[0] = '\0';
-    json_dump_callback(fields, emu_text_append, &t, JSON_COMPACT | JSON_SORT_KEYS);
+    json_dump_callback(fields, emu_text_append, &t, JSON_COMPACT);
     return t.data;
+}
+
+bool emu_fields_same(const char *text, const char *new_text, const json_t *new_fields)
+{
+    if (strlen(text) != strlen(new_text))
+        return false;
+    if (strcmp(text, new_text) == 0)
+        return true;
+    json_t *old = json_loads(text, 0, NULL); /* same size, other bytes: maybe only the key order */
+    bool same = old && json_equal(old, new_fields);
+    json_decref(old);
+    return same;
 }
 
 json_t *emu_doc_json(const emu_doc *d, const json_t *fields_override)

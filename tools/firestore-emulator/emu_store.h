@@ -2,10 +2,10 @@
  *
  * One ordered structure serves both lookups (O(log n)) and the ordered scans that
  * list and runQuery need (seek to "collection/" and walk). A document's fields are
- * kept as their canonical JSON text (compact, keys sorted): one allocation per
- * document and about its JSON size in memory, where a tree of JSON nodes cost ten
- * times that and fragmented the heap. Readers parse the text when they need values
- * (emu_doc_fields); equal texts mean equal documents. One rwlock guards the whole
+ * kept as compact JSON text of canonical Values: one allocation per document and
+ * about its JSON size in memory, where a tree of JSON nodes cost ten times that and
+ * fragmented the heap. Readers parse the text when they need values
+ * (emu_doc_fields). One rwlock guards the whole
  * store; a commit holds the write lock while it checks and applies all of its
  * writes, which makes it atomic. Memory is the documents and nothing else (the skip
  * list adds on average 1.33 pointers per document). */
@@ -20,7 +20,7 @@
 
 typedef struct emu_doc {
     char *name;
-    char *text;          /* canonical JSON of the fields object: "{}" when empty */
+    char *text;          /* JSON of the fields object (canonical Values): "{}" when empty */
     int64_t create_us;
     int64_t update_us;
 } emu_doc;
@@ -40,8 +40,10 @@ const emu_doc *emu_store_get(emu_store *s, const char *name);
 void emu_store_put(emu_store *s, const char *name, char *text, int64_t create_us, int64_t update_us);
 /* The fields of d parsed (new reference). */
 json_t *emu_doc_fields(const emu_doc *d);
-/* Canonical text of a fields object (malloc'd): compact, keys sorted. */
+/* Text of a fields object (malloc'd): compact, keys in the object's order. */
 char *emu_fields_text(const json_t *fields);
+/* True when the stored text and fields hold the same values (key order aside). */
+bool emu_fields_same(const char *text, const char *new_text, const json_t *new_fields);
 bool emu_store_delete(emu_store *s, const char *name);
 /* First document whose name is >= key (emu_name_compare), NULL at the end. */
 const emu_doc *emu_store_seek(emu_store *s, const char *key);

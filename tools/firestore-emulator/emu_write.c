@@ -416,7 +416,8 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
     next->fields = fields;
     next->text = emu_fields_text(fields);
     next->create_us = cur->exists ? cur->create_us : now_us;
-    bool same = cur->exists && (cur->text ? strcmp(cur->text, next->text) == 0 : json_equal(cur->fields, fields));
+    bool same = cur->exists &&
+                (cur->text ? emu_fields_same(cur->text, next->text, fields) : json_equal(cur->fields, fields));
     next->update_us = same ? cur->update_us : now_us;
     if (results)
         *results = res;
