@@ -193,11 +193,12 @@ static int emu_apply_locked(const emu_write *w, emu_prepared *p, const emu_docst
 
 /* ---------- commit ---------- */
 
-static json_t *emu_write_result(const emu_docstate *next, json_t *transform_results)
+/* A WriteResult; now_json is the commit time already formatted (most results have it). */
+static json_t *emu_write_result(const emu_docstate *next, json_t *transform_results, int64_t now, json_t *now_json)
 {
     json_t *wr = json_object();
     if (next->exists)
-        json_object_set_new(wr, "updateTime", emu_time_json(next->update_us));
+        json_object_set_new(wr, "updateTime", next->update_us == now ? json_incref(now_json) : emu_time_json(next->update_us));
     if (transform_results)
         json_object_set_new(wr, "transformResults", transform_results);
     return wr;
@@ -233,12 +234,13 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
     emu_store_wrlock(ctx->store);
     int rc = txn ? emu_txn_validate(ctx, database, txn, n, st) : 0;
     int64_t now = emu_store_tick(ctx->store);
+    json_t *now_json = emu_time_json(now);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         emu_docstate cur = emu_stage_get(&sg, ctx->store, w[i].name), next;
         json_t *tres;
         rc = emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, st);
         if (rc == 0) {
-            json_array_append_new(res, emu_write_result(&next, tres));
+            json_array_append_new(res, emu_write_result(&next, tres, now, now_json));
             emu_stage_put(&sg, w[i].name, next);
         }
     }
@@ -254,6 +256,7 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
         }
     }
     emu_store_unlock(ctx->store);
+    json_decref(now_json);
     emu_stage_free(&sg);
     emu_prepared_free(prep, n);
     if (rc != 0) {
@@ -367,6 +370,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
     emu_prepared *prep = emu_prepare_writes(ctx, w, n);
     emu_store_wrlock(ctx->store);
     int64_t now = emu_store_tick(ctx->store);
+    json_t *now_json = emu_time_json(now);
     for (size_t i = 0; i < n; i++) {
         const emu_doc *d = emu_store_get(ctx->store, w[i].name);
         emu_docstate cur = { 0 }, next;
@@ -376,7 +380,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         emu_status ws;
         emu_status_ok(&ws);
         if (emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, &ws) == 0) {
-            json_array_append_new(results, emu_write_result(&next, tres));
+            json_array_append_new(results, emu_write_result(&next, tres, now, now_json));
             json_decref(next.fields);
             if (next.exists)
                 emu_store_put(ctx->store, w[i].name, next.text, next.create_us, next.update_us);
@@ -388,6 +392,7 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         json_array_append_new(status, emu_status_json(&ws));
     }
     emu_store_unlock(ctx->store);
+    json_decref(now_json);
     emu_prepared_free(prep, n);
     emu_writes_free(w, n);
     *out = json_object();
