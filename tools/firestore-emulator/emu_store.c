@@ -198,17 +198,18 @@ int64_t emu_store_tick(emu_store *s)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-    s->last_us = now > s->last_us ? now : s->last_us + 1;
-    return s->last_us;
+    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec, last = __atomic_load_n(&s->last_us, __ATOMIC_RELAXED);
+    int64_t next = now > last ? now : last + 1;
+    __atomic_store_n(&s->last_us, next, __ATOMIC_RELEASE); /* readers may look without the lock */
+    return next;
 }
 
 int64_t emu_store_now(emu_store *s)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-    return now > s->last_us ? now : s->last_us;
+    int64_t now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec, last = __atomic_load_n(&s->last_us, __ATOMIC_ACQUIRE);
+    return now > last ? now : last;
 }
 
 json_t *emu_doc_fields(const emu_doc *d)

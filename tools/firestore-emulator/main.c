@@ -161,13 +161,14 @@ static int emu_serve(emu_ctx *ctx, const emu_options *o)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     char err[256];
+    size_t docs = emu_store_count(ctx->store); /* before the workers start */
     emu_http *h = emu_http_start(ctx, &o->http, err, sizeof err);
     if (!h) {
         log_error("%s", err);
         return 1;
     }
     log_info("listening on %s:%d (threads=%d, documents=%zu, fault rules=%d, seed=%llu)", o->http.host, o->http.port,
-             o->http.threads, emu_store_count(ctx->store), o->nfaults, o->seed);
+             o->http.threads, docs, o->nfaults, o->seed);
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("stopping on signal %d", sig);
