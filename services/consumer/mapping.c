@@ -550,21 +550,30 @@ static map_status map_fields(const map_config *mc, const map_table *t, const jso
             map_put(entry, path, fsv_from_json(v));
         }
     }
+    json_t *staged = json_object(); /* path -> value, applied when all converted */
     for (size_t i = 0; i < t->nfields; i++) {
         const map_field *f = &t->fields[i];
         const json_t *raw = json_object_get(row, f->column);
         if (!raw || (json_is_string(raw) && !strcmp(json_string_value(raw), MAP_UNAVAILABLE)))
             continue; /* absent or an unchanged TOASTed value: leave the field alone */
         json_t *v = map_field_value(mc, f, raw, cache, err, errlen);
-        if (!v)
+        if (!v) {
+            json_decref(staged);
             return MAP_ERR_APPLY;
+        }
         if (element && !strcmp(f->path, "."))
             json_object_set_new(element, ".", v);
         else if (element)
             fsv_set(element, f->path, v);
         else
-            map_put(entry, f->path, v);
+            json_object_set_new(staged, f->path, v);
     }
+    /* only now, when every field converted, does the document change */
+    const char *path;
+    json_t *v;
+    json_object_foreach(staged, path, v)
+        map_put(entry, path, json_incref(v));
+    json_decref(staged);
     return MAP_OK;
 }
 
@@ -736,11 +745,18 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
             map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
         map_derive(mc, t, entry);
     }
-    if (t->index && ev->op != 'd') {
-        json_t *idx = map_entry(cache, r->own_index);
-        map_put(idx, "doc", fsv_string(r->doc));
-        json_object_set_new(idx, "_blind", json_true());
-    }
+    if (t->index && ev->op != 'd')
+        map_touch_index(mc, r, cache);
     map_count(entry);
     return MAP_OK;
+}
+
+void map_touch_index(const map_config *mc, const map_route *r, json_t *cache)
+{
+    (void)mc;
+    if (!r->t->index || !r->doc[0])
+        return;
+    json_t *idx = map_entry(cache, r->own_index);
+    map_put(idx, "doc", fsv_string(r->doc));
+    json_object_set_new(idx, "_blind", json_true());
 }

@@ -165,6 +165,10 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
 map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *route, json_t *cache,
                      char *err, size_t errlen);
 
+/* Writes the row's key index entry (doc path) into the cache, as map_merge does for an
+ * applied event; for a retry whose index write failed after its document was written. */
+void map_touch_index(const map_config *mc, const map_route *route, json_t *cache);
+
 /* The value of one field of a row after value map and conversion (Firestore Value JSON,
  * new reference), or NULL with a reason. Exposed for tests. */
 json_t *map_convert(const map_field *f, const json_t *raw, char *err, size_t errlen);

@@ -1,0 +1,430 @@
+/* apply.c - one batch of events into Firestore, in five steps:
+ *   1. decode each record (bad ones are dead-lettered);
+ *   2. prepare: find each event's document, reading with :batchGet what the mapping
+ *      needs (key index entries, reference rows, the target documents and their
+ *      positions), a few rounds deep;
+ *   3. merge the events into the documents in order (stale ones are skipped; many
+ *      events of one document coalesce into one write);
+ *   4. write every changed document once with :batchWrite, each with a precondition
+ *      on what was read (updateTime, or exists:false), several requests in flight;
+ *   5. settle each event: applied, stale, skipped, dead-lettered (once acknowledged),
+ *      or put back - a failure holds back the rest of its partition in this batch and
+ *      makes that partition back off alone.
+ * Two writes of one document are never in flight together: a batch writes each
+ * document once and batches run one after another. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "services/consumer/consumer.h"
+#include "services/consumer/fs_value.h"
+
+#define APPLY_MAX_ROUNDS 8
+#define APPLY_GET_CHUNK 300
+
+enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD };
+
+typedef struct apply_ctx {
+    cons *c;
+    cev **b;
+    partq **qs;
+    size_t n;
+    json_t *cache;   /* name -> document (see mapping.h) */
+    json_t *contrib; /* name -> [batch index, ...] of the events that changed it */
+    bool auth_failed, wrote_ok;
+} apply_ctx;
+
+static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, const char *msg, int64_t retry_after)
+{
+    cev *e = a->b[i];
+    e->outcome = outcome;
+    snprintf(e->err_class, sizeof e->err_class, "%s", cls);
+    snprintf(e->err_msg, sizeof e->err_msg, "%s", msg);
+    if (outcome == OUT_RETRY || outcome == OUT_REREAD) {
+        a->qs[i]->held = true;
+        if (retry_after > a->qs[i]->retry_after_ms)
+            a->qs[i]->retry_after_ms = retry_after;
+    }
+}
+
+/* Step 1. */
+static void apply_decode(apply_ctx *a, size_t i)
+{
+    cev *e = a->b[i];
+    e->outcome = OUT_NONE;
+    e->st = MAP_NEED;
+    if (!e->msg->payload) {
+        e->outcome = OUT_SKIP; /* a tombstone */
+        return;
+    }
+    if (!e->parsed) {
+        char err[256];
+        e->parsed = true;
+        e->perr = ev_parse(e->msg->payload, e->msg->len, &e->ev, err, sizeof err);
+        if (e->perr != EV_OK)
+            snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
+        if (e->msg->key)
+            e->key = json_loadb(e->msg->key, e->msg->key_len, 0, NULL);
+    }
+    if (e->perr != EV_OK)
+        apply_fail(a, i, OUT_DLQ, ev_error_class(e->perr), e->err_msg, 0);
+}
+
+/* Reads the needed names into the cache. Returns the class of the first failure. */
+static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
+{
+    size_t n = json_object_size(needs), nc = (n + APPLY_GET_CHUNK - 1) / APPLY_GET_CHUNK, k = 0;
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    const char *name;
+    json_t *v;
+    json_object_foreach(needs, name, v)
+        names[k++] = name;
+    fs_call *calls = calloc(nc ? nc : 1, sizeof *calls);
+    for (size_t i = 0; i < nc; i++) {
+        size_t from = i * APPLY_GET_CHUNK, cnt = n - from < APPLY_GET_CHUNK ? n - from : APPLY_GET_CHUNK;
+        calls[i].verb = ":batchGet";
+        calls[i].body = fs_body_batch_get(a->c->fs, names + from, cnt);
+    }
+    fs_perform(a->c->fs, calls, nc);
+    fs_class worst = FS_OK;
+    for (size_t i = 0; i < nc; i++) {
+        cm_request(calls[i].verb, calls[i].seconds);
+        json_t *docs = calls[i].cls == FS_OK ? fs_parse_batch_get(a->c->fs, calls[i].response) : NULL;
+        if (calls[i].cls == FS_OK && !docs) {
+            calls[i].cls = FS_TRANSIENT;
+            snprintf(calls[i].message, sizeof calls[i].message, "batchGet response is not a list");
+        }
+        if (docs)
+            json_object_update(a->cache, docs);
+        json_decref(docs);
+        if (calls[i].cls != FS_OK && worst == FS_OK) {
+            worst = calls[i].cls;
+            *failed = calls[i];
+            failed->response = NULL;
+        }
+        json_decref(calls[i].body);
+        fs_call_clear(&calls[i]);
+    }
+    free(calls);
+    free(names);
+    return worst;
+}
+
+static int apply_class_outcome(fs_class cls, size_t nevents)
+{
+    switch (cls) {
+    case FS_PRECONDITION: return OUT_REREAD;
+    case FS_PERMANENT: return nevents > 1 ? OUT_REREAD : OUT_DLQ;
+    default: return OUT_RETRY;
+    }
+}
+
+/* A Firestore failure of one event: its class, and isolation when it was coalesced. */
+static void apply_fs_fail(apply_ctx *a, size_t i, fs_class cls, const char *status, const char *msg,
+                          int64_t retry_after, size_t nevents)
+{
+    char klass[64];
+    int out = apply_class_outcome(cls, nevents);
+    snprintf(klass, sizeof klass, "firestore.%s", status && *status ? status : fs_class_name(cls));
+    if (cls == FS_PERMANENT && nevents > 1)
+        a->b[i]->isolate = true; /* find out which event it was: apply them one by one */
+    if (cls == FS_AUTH)
+        a->auth_failed = true;
+    apply_fail(a, i, out, klass, msg, retry_after);
+}
+
+/* In never_backwards = false mode, target documents are not read: written blind. */
+static void apply_skip_target_reads(apply_ctx *a, json_t *needs)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        cev *e = a->b[i];
+        if (e->outcome == OUT_NONE && e->st == MAP_NEED && e->route.doc[0] && json_object_get(needs, e->route.doc)) {
+            json_object_del(needs, e->route.doc);
+            json_object_set_new(a->cache, e->route.doc, json_pack("{s:o,s:b}", "fields", json_object(), "_nopre", 1));
+        }
+    }
+}
+
+/* Step 2. */
+static void apply_prepare(apply_ctx *a)
+{
+    const map_config *mc = a->c->mc;
+    for (int round = 0; round < APPLY_MAX_ROUNDS; round++) {
+        json_t *needs = json_object();
+        for (size_t i = 0; i < a->n; i++) {
+            cev *e = a->b[i];
+            if (e->outcome != OUT_NONE || e->st != MAP_NEED)
+                continue;
+            char err[256];
+            json_t *list = json_array();
+            e->st = map_prepare(mc, &e->ev, e->key, a->cache, &e->route, list, err, sizeof err);
+            size_t k;
+            json_t *nm;
+            json_array_foreach(list, k, nm)
+                json_object_set_new(needs, json_string_value(nm), json_true());
+            json_decref(list);
+            switch (e->st) {
+            case MAP_OK:
+            case MAP_NEED: break;
+            case MAP_SKIP: e->outcome = OUT_SKIP; break;
+            case MAP_WAIT: apply_fail(a, i, OUT_RETRY, "mapping.wait", err, 0); break;
+            default: apply_fail(a, i, OUT_DLQ, map_status_class(e->st), err, 0); break;
+            }
+        }
+        if (!a->c->set.never_backwards)
+            apply_skip_target_reads(a, needs);
+        fs_call failed = { 0 };
+        fs_class cls = json_object_size(needs) ? apply_read(a, needs, &failed) : FS_OK;
+        bool none = json_object_size(needs) == 0;
+        json_decref(needs);
+        size_t waiting = 0;
+        for (size_t i = 0; i < a->n; i++)
+            waiting += a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED;
+        if (cls != FS_OK) {
+            for (size_t i = 0; i < a->n; i++)
+                if (a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED)
+                    apply_fs_fail(a, i, cls, failed.status, failed.message, failed.retry_after_ms, waiting);
+            return;
+        }
+        if (none)
+            break;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED)
+            apply_fail(a, i, OUT_DLQ, "mapping.apply", "lookups nested too deep", 0);
+}
+
+static void apply_contribute(apply_ctx *a, const char *name, size_t i)
+{
+    json_t *l = json_object_get(a->contrib, name);
+    if (!l) {
+        l = json_array();
+        json_object_set_new(a->contrib, name, l);
+    }
+    json_array_append_new(l, json_integer((json_int_t)i));
+}
+
+/* Step 3. */
+static void apply_merge(apply_ctx *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        cev *e = a->b[i];
+        if (e->outcome != OUT_NONE)
+            continue;
+        if (a->qs[i]->held) {
+            e->outcome = OUT_HELD; /* an earlier event of this partition failed */
+            continue;
+        }
+        char err[256];
+        map_status st = map_merge(a->c->mc, &e->ev, &e->route, a->cache, err, sizeof err);
+        if (st == MAP_STALE && e->index_pending) {
+            map_touch_index(a->c->mc, &e->route, a->cache);
+            st = MAP_OK;
+        }
+        switch (st) {
+        case MAP_OK:
+            e->outcome = OUT_APPLIED;
+            apply_contribute(a, e->route.doc, i);
+            if (e->route.t->index)
+                apply_contribute(a, e->route.own_index, i);
+            break;
+        case MAP_STALE: e->outcome = OUT_STALE; break;
+        case MAP_SKIP: e->outcome = OUT_SKIP; break;
+        default: apply_fail(a, i, OUT_DLQ, map_status_class(st), err, 0); break;
+        }
+    }
+}
+
+static json_t *apply_build_write(apply_ctx *a, const char *name, json_t *entry)
+{
+    const char *pre = NULL;
+    bool blind = json_is_true(json_object_get(entry, "_blind")) || json_is_true(json_object_get(entry, "_nopre"));
+    if (!blind)
+        pre = json_is_string(json_object_get(entry, "updateTime")) ? json_string_value(json_object_get(entry, "updateTime"))
+                                                                   : "";
+    if (json_is_true(json_object_get(entry, "_delete")))
+        return fs_write_delete(a->c->fs, name, pre);
+    json_t *mask = json_object_get(entry, "_mask");
+    size_t n = json_object_size(mask), k = 0;
+    const char **paths = calloc(n ? n : 1, sizeof *paths);
+    const char *p;
+    json_t *v;
+    json_object_foreach(mask, p, v)
+        paths[k++] = p;
+    json_t *fields = fsv_subset(json_object_get(entry, "fields"), paths, n);
+    bool synced = a->c->mc->synced_at && !json_is_true(json_object_get(entry, "_blind"));
+    json_t *w = fs_write_update(a->c->fs, name, fields, paths, n, pre, synced ? "metadata.synced_at" : NULL);
+    free(paths);
+    return w;
+}
+
+/* The outcome of one write, for every event that contributed to it. */
+static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const char *code, const char *msg,
+                               int64_t retry_after)
+{
+    size_t k;
+    json_t *ix;
+    if (cls == FS_OK) {
+        a->wrote_ok = true;
+        return;
+    }
+    json_array_foreach(events, k, ix) {
+        size_t i = (size_t)json_integer_value(ix);
+        cev *e = a->b[i];
+        if (e->outcome != OUT_APPLIED)
+            continue; /* already failed through another of its writes */
+        if (e->route.own_index[0] && cls != FS_PRECONDITION)
+            e->index_pending = true;
+        apply_fs_fail(a, i, cls, code, msg, retry_after, json_array_size(events));
+    }
+}
+
+/* Step 4. Returns how many writes were sent. */
+static size_t apply_write(apply_ctx *a)
+{
+    size_t nw = json_object_size(a->contrib), per = (size_t)a->c->set.writes_per_request, k = 0;
+    if (nw == 0)
+        return 0;
+    json_t **evs = calloc(nw, sizeof *evs);
+    size_t nc = (nw + per - 1) / per;
+    fs_call *calls = calloc(nc, sizeof *calls);
+    for (size_t i = 0; i < nc; i++) {
+        calls[i].verb = ":batchWrite";
+        calls[i].body = fs_body_writes(json_array());
+    }
+    const char *name;
+    json_t *events;
+    json_object_foreach(a->contrib, name, events) {
+        json_t *entry = json_object_get(a->cache, name);
+        evs[k] = events;
+        json_array_append_new(json_object_get(calls[k / per].body, "writes"), apply_build_write(a, name, entry));
+        k++;
+    }
+    rate_acquire(&a->c->rate, (double)nw);
+    fs_perform(a->c->fs, calls, nc);
+    fs_class *cls = calloc(per, sizeof *cls);
+    char (*msg)[160] = calloc(per, sizeof *msg);
+    char (*code)[40] = calloc(per, sizeof *code);
+    for (size_t i = 0; i < nc; i++) {
+        size_t from = i * per, cnt = nw - from < per ? nw - from : per;
+        cm_request(calls[i].verb, calls[i].seconds);
+        bool whole = calls[i].cls != FS_OK ||
+                     fs_parse_batch_write(calls[i].response, cnt, cls, msg, code) != 0;
+        for (size_t w = 0; w < cnt; w++) {
+            if (whole)
+                apply_write_result(a, evs[from + w], calls[i].cls == FS_OK ? FS_TRANSIENT : calls[i].cls,
+                                   calls[i].status, calls[i].message, calls[i].retry_after_ms);
+            else
+                apply_write_result(a, evs[from + w], cls[w], code[w], msg[w], -1);
+        }
+        json_decref(calls[i].body);
+        fs_call_clear(&calls[i]);
+    }
+    free(cls);
+    free(msg);
+    free(code);
+    free(calls);
+    free(evs);
+    return nw;
+}
+
+static void apply_note_failure(cev *e)
+{
+    int64_t now = clock_wall_ms();
+    e->attempts++;
+    if (!e->first_fail_ms)
+        e->first_fail_ms = now;
+    e->last_fail_ms = now;
+}
+
+/* Step 5. */
+static void apply_settle(apply_ctx *a)
+{
+    cons *c = a->c;
+    size_t ndlq = 0;
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < a->n; i++) {
+        cev *e = a->b[i];
+        switch (e->outcome) {
+        case OUT_APPLIED:
+            e->state = CEV_DONE;
+            e->index_pending = false;
+            cm_applied(e->route.t->collection, e->ev.op, 1);
+            if (e->ev.source_ts_ms > 0)
+                cm_latency((double)(now - e->ev.source_ts_ms) / 1000.0);
+            break;
+        case OUT_STALE: e->state = CEV_DONE; cm_stale(1); break;
+        case OUT_SKIP: e->state = CEV_DONE; cm_skipped(1); break;
+        case OUT_DLQ:
+            apply_note_failure(e);
+            if (dlq_send(c->dlq, e) == 0)
+                ndlq++;
+            else
+                apply_fail(a, i, OUT_RETRY, "kafka.dlq", "dead-letter topic not writable", 0);
+            break;
+        case OUT_RETRY:
+        case OUT_REREAD:
+            apply_note_failure(e);
+            cm_retry(e->outcome == OUT_REREAD ? "precondition" : e->err_class, 1);
+            break;
+        default: break;
+        }
+    }
+    if (ndlq && dlq_flush(c->dlq, 10000) > 0) {
+        for (size_t i = 0; i < a->n; i++)
+            if (a->b[i]->outcome == OUT_DLQ && a->b[i]->state != CEV_DONE)
+                apply_fail(a, i, OUT_RETRY, "kafka.dlq", "dead-letter record not acknowledged", 0);
+    }
+    if (a->auth_failed) {
+        c->auth_failing = true;
+        cm_auth_failure();
+    } else if (a->wrote_ok) {
+        c->auth_failing = false;
+    }
+}
+
+static void apply_log_failures(apply_ctx *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        cev *e = a->b[i];
+        if (e->outcome == OUT_RETRY && (e->attempts <= 3 || e->attempts % 50 == 0))
+            log_info("retrying %s[%d]@%lld: %s, attempt %d", a->qs[i]->topic, a->qs[i]->partition,
+                     (long long)e->offset, e->err_class, e->attempts);
+        else if (e->outcome == OUT_DLQ)
+            log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
+                     e->err_class);
+    }
+}
+
+void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
+{
+    apply_ctx a = { .c = c, .b = batch, .qs = qs, .n = n, .cache = json_object(), .contrib = json_object() };
+    for (size_t i = 0; i < n; i++) {
+        qs[i]->held = false;
+        qs[i]->retry_after_ms = -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        apply_decode(&a, i);
+    apply_prepare(&a);
+    apply_merge(&a);
+    size_t writes = apply_write(&a);
+    apply_settle(&a);
+    apply_log_failures(&a);
+    bool progress = false;
+    for (size_t i = 0; i < n; i++) {
+        partq *q = qs[i];
+        if (batch[i]->state == CEV_DONE)
+            progress = true;
+        if (batch[i]->outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
+            partq_block(c, q, q->retry_after_ms);
+        else if (batch[i]->state == CEV_DONE && !q->held)
+            backoff_reset(&q->bo);
+    }
+    if (progress)
+        c->last_progress_ms = clock_mono_ms();
+    cm_batch(n, writes);
+    json_decref(a.cache);
+    json_decref(a.contrib);
+}

@@ -1,0 +1,387 @@
+/* main.c - member-consumer: applies change events from Kafka to Firestore.
+ *
+ * Reads its settings and mapping (-c FILE, environment), joins the consumer group
+ * (cooperative-sticky, incremental assign, optional static membership), and runs one
+ * loop: poll records into per-partition queues until a batch is full or its time is
+ * up, apply the batch (apply.c), store the offsets of what is finished (partq.c),
+ * pause partitions that back off or buffer too much. SIGTERM/SIGINT: the batch in
+ * flight finishes, applied offsets are committed, the consumer leaves the group, exit 0.
+ * See docs/consumer.md. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/http.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "services/consumer/consumer.h"
+
+static volatile sig_atomic_t cons_stop;
+
+static void cons_on_signal(int sig)
+{
+    (void)sig;
+    cons_stop = 1;
+}
+
+static void cons_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: member-consumer [-c FILE]\n"
+            "\n"
+            "Applies change events (Debezium JSON) from Kafka to Firestore, batched, in order\n"
+            "per key, never letting an older event overwrite a newer state; dead-letters what\n"
+            "it cannot apply. Settings and the mapping come from FILE (see config/consumer.conf)\n"
+            "and the environment (EKKLESIA_<KEY>, FIRESTORE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT,\n"
+            "GOOGLE_APPLICATION_CREDENTIALS, KAFKA_BOOTSTRAP_SERVERS, KAFKA_<PROPERTY>).\n"
+            "\n"
+            "  -c, --config FILE   configuration file\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Serves /healthz, /readyz, /metrics on http.port. Exit: 0 after SIGTERM/SIGINT,\n"
+            "1 on a runtime failure, 2 on a usage or configuration error.\n");
+}
+
+/* --- the consumer group ----------------------------------------------------- */
+
+static void cons_commit(cons *c, const char *why)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("committing offsets (%s): %s", why, rd_kafka_err2str(err));
+}
+
+static void cons_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                           void *opaque)
+{
+    cons *c = opaque;
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            partq_add(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        log_info("assigned %d partition(s)", parts->cnt);
+    } else {
+        if (!rd_kafka_assignment_lost(rk))
+            cons_commit(c, "revoke");
+        for (int i = 0; i < parts->cnt; i++)
+            partq_remove(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+        log_info("revoked %d partition(s)", parts->cnt);
+    }
+    if (e) {
+        log_error("rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    c->assigned = c->parts != NULL;
+}
+
+static int cons_subscribe(cons *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    char *list = strdup(c->set.topics), *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+    }
+    free(list);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        log_error("subscribing to %s: %s", c->set.topics, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+static int cons_kafka(cons *c, cfg_file *cf)
+{
+    cfg_error cerr;
+    rd_kafka_conf_t *conf = kafka_conf_new(cf, "member-consumer", &cerr);
+    if (!conf) {
+        fprintf(stderr, "member-consumer: %s: %s\n", cerr.where, cerr.reason);
+        return 2;
+    }
+    struct { const char *k, *v; } props[] = {
+        { "group.id", c->set.group_id },
+        { "partition.assignment.strategy", "cooperative-sticky" },
+        { "enable.auto.offset.store", "false" },
+        { "enable.auto.commit", "true" },
+        { "auto.commit.interval.ms", "1000" },
+        { "group.instance.id", c->set.group_instance_id },
+    };
+    for (size_t i = 0; i < sizeof props / sizeof *props; i++)
+        if (props[i].v && kafka_conf_set(conf, props[i].k, props[i].v, &cerr) != 0) {
+            fprintf(stderr, "member-consumer: %s: %s\n", cerr.where, cerr.reason);
+            rd_kafka_conf_destroy(conf);
+            return 2;
+        }
+    if (!getenv("KAFKA_AUTO_OFFSET_RESET"))
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+    char err[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!c->rk) {
+        fprintf(stderr, "member-consumer: kafka: %s\n", err);
+        return 2;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    return cons_subscribe(c) == 0 ? 0 : 1;
+}
+
+/* --- Firestore -------------------------------------------------------------- */
+
+static int cons_firestore(cons *c)
+{
+    char err[512], base[600];
+    const char *creds = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    snprintf(base, sizeof base, "%s", c->set.base_url);
+    if (c->set.emulator_host && *c->set.emulator_host) {
+        c->auth = gauth_new_emulator();
+        snprintf(base, sizeof base, "http://%s", c->set.emulator_host);
+    } else if (creds && *creds) {
+        c->auth = gauth_new_service_account(creds, c->set.token_uri, GAUTH_SCOPE_DATASTORE, err, sizeof err);
+    } else {
+        c->auth = gauth_new_metadata(c->set.metadata_host, err, sizeof err);
+    }
+    if (!c->auth) {
+        fprintf(stderr, "member-consumer: credentials: %s\n", err);
+        return 2;
+    }
+    fs_options o = { .base_url = base, .project = c->set.project, .database = c->set.database, .auth = c->auth,
+                     .timeout_ms = (long)c->set.timeout_ms, .max_inflight = (int)c->set.max_inflight };
+    c->fs = fs_client_new(&o, err, sizeof err);
+    if (!c->fs) {
+        fprintf(stderr, "member-consumer: %s\n", err);
+        return 2;
+    }
+    log_info("writing to %s, project %s, database %s (%s credentials)", c->set.emulator_host ? "the emulator" : base,
+             c->set.project, c->set.database,
+             gauth_get_kind(c->auth) == GAUTH_EMULATOR ? "emulator"
+             : gauth_get_kind(c->auth) == GAUTH_SERVICE_ACCOUNT ? "service-account" : "metadata-server");
+    return 0;
+}
+
+static bool cons_ready(void *ud, char *why, size_t len)
+{
+    cons *c = ud;
+    if (c->auth_failing) {
+        snprintf(why, len, "firestore authentication failing");
+        return false;
+    }
+    int64_t idle = clock_mono_ms() - c->last_progress_ms;
+    if (c->buffered > 0 && idle > 120000) {
+        snprintf(why, len, "no progress for %lld s with %zu records waiting", (long long)(idle / 1000), c->buffered);
+        return false;
+    }
+    return true;
+}
+
+/* --- the loop --------------------------------------------------------------- */
+
+static void cons_take(cons *c, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("consumer: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    partq *q = partq_add(c, rd_kafka_topic_name(m->rkt), m->partition);
+    partq_push(c, q, m);
+}
+
+static size_t cons_eligible(cons *c, int64_t now)
+{
+    size_t n = 0;
+    for (partq *q = c->parts; q; q = q->next)
+        if (q->blocked_until_ms <= now)
+            n += q->count;
+    return n;
+}
+
+/* Polls until a batch's worth is waiting or batch_max_ms passed. */
+static void cons_poll(cons *c)
+{
+    int64_t now = clock_mono_ms(), deadline = now + c->set.batch_max_ms;
+    size_t want = (size_t)c->set.batch_max_events, have = cons_eligible(c, now);
+    while (!cons_stop && have < want && c->buffered < (size_t)c->set.max_buffered) {
+        int64_t left = deadline - clock_mono_ms();
+        int timeout = left > 0 ? (int)left : 0;
+        if (have == 0 && timeout < 100)
+            timeout = 100; /* nothing to do: wait for records without spinning */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
+        if (m) {
+            cons_take(c, m);
+            have++;
+        } else if (left <= 0 || have == 0) {
+            break;
+        }
+    }
+}
+
+/* Takes up to max pending events from the partitions that are not backing off. */
+static size_t cons_collect(cons *c, cev **batch, partq **qs, size_t max)
+{
+    size_t n = 0;
+    int64_t now = clock_mono_ms();
+    for (partq *q = c->parts; q && n < max; q = q->next) {
+        if (q->blocked_until_ms > now)
+            continue;
+        q->blocked_until_ms = 0;
+        for (size_t i = 0; i < q->count && n < max; i++) {
+            cev *e = partq_at(q, i);
+            if (e->state == CEV_DONE)
+                continue;
+            if (e->isolate) {
+                if (n == 0) { /* alone in its batch */
+                    batch[0] = e;
+                    qs[0] = q;
+                    return 1;
+                }
+                break;
+            }
+            batch[n] = e;
+            qs[n++] = q;
+        }
+    }
+    return n;
+}
+
+static void cons_housekeeping(cons *c, int64_t *last_lag_ms)
+{
+    int64_t now = clock_mono_ms();
+    bool lag = now - *last_lag_ms >= 1000;
+    for (partq *q = c->parts; q; q = q->next) {
+        partq_advance(c, q);
+        partq_flow(c, q);
+        if (lag) {
+            int64_t lo, hi;
+            if (rd_kafka_get_watermark_offsets(c->rk, q->topic, q->partition, &lo, &hi) == 0 && hi >= 0) {
+                int64_t pos = q->count ? partq_at(q, 0)->offset : q->stored_offset >= 0 ? q->stored_offset : hi;
+                cm_lag(q->topic, q->partition, hi > pos ? hi - pos : 0);
+            }
+        }
+    }
+    if (lag)
+        *last_lag_ms = now;
+}
+
+static int cons_run(cons *c)
+{
+    size_t max = (size_t)c->set.batch_max_events;
+    cev **batch = calloc(max, sizeof *batch);
+    partq **qs = calloc(max, sizeof *qs);
+    int64_t last_lag = 0;
+    while (!cons_stop) {
+        cons_poll(c);
+        size_t n = cons_collect(c, batch, qs, max);
+        if (n)
+            apply_batch(c, batch, qs, n);
+        cons_housekeeping(c, &last_lag);
+    }
+    free(batch);
+    free(qs);
+    return 0;
+}
+
+static void cons_shutdown(cons *c)
+{
+    int64_t t0 = clock_mono_ms();
+    log_info("stopping: committing applied offsets and leaving the group");
+    for (partq *q = c->parts; q; q = q->next)
+        partq_advance(c, q);
+    cons_commit(c, "shutdown");
+    rd_kafka_consumer_close(c->rk);
+    partq_free_all(c);
+    rd_kafka_destroy(c->rk);
+    log_info("stopped after %lld ms", (long long)(clock_mono_ms() - t0));
+}
+
+static int cons_load(cons *c, const char *path, cfg_file **cfp)
+{
+    cfg_error err;
+    char buf[1024];
+    cfg_file *cf = cfg_open(path, &err);
+    if (!cf || cons_settings_load(cf, &c->set, &err) != 0 || !(c->mc = map_load(cf, cfg_setting(cf, "mapping"), &err))) {
+        fprintf(stderr, "member-consumer: %s\n", cfg_error_str(&err, buf, sizeof buf));
+        if (cf)
+            cfg_close(cf);
+        return 2;
+    }
+    *cfp = cf;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = { { "config", required_argument, NULL, 'c' },
+                                           { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+    const char *path = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longs, NULL)) != -1) {
+        if (opt == 'c') {
+            path = optarg;
+        } else if (opt == 'h') {
+            cons_usage(stdout);
+            return 0;
+        } else {
+            cons_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        cons_usage(stderr);
+        return 2;
+    }
+    log_init("member-consumer");
+    cons c = { 0 };
+    cfg_file *cf = NULL;
+    int rc = cons_load(&c, path, &cf);
+    if (rc == 0)
+        rc = cons_firestore(&c);
+    if (rc == 0)
+        rc = cons_kafka(&c, cf);
+    char err[512];
+    if (rc == 0 && !(c.dlq = dlq_new(cf, &c.set, err, sizeof err))) {
+        fprintf(stderr, "member-consumer: %s\n", err);
+        rc = 2;
+    }
+    ops_server *ops = NULL;
+    if (rc == 0 && !(ops = ops_server_start(c.set.http_bind, (int)c.set.http_port, cons_ready, &c, err, sizeof err))) {
+        fprintf(stderr, "member-consumer: http: %s\n", err);
+        rc = 1;
+    }
+    if (rc == 0) {
+        struct sigaction sa = { .sa_handler = cons_on_signal };
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        rate_init(&c.rate, c.set.max_writes_per_second, c.set.ramp, c.set.ramp_start);
+        c.last_progress_ms = clock_mono_ms();
+        log_info("consuming %s as group %s (http port %d)", c.set.topics, c.set.group_id, ops_server_port(ops));
+        rc = cons_run(&c);
+        cons_shutdown(&c);
+    } else if (c.rk) {
+        rd_kafka_destroy(c.rk);
+    }
+    ops_server_stop(ops);
+    dlq_free(c.dlq);
+    fs_client_free(c.fs);
+    gauth_free(c.auth);
+    map_free(c.mc);
+    cfg_close(cf);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/* partq.c - the records of each assigned partition, in offset order, until they are
+ * applied, skipped or dead-lettered. Only the contiguous finished head is released and
+ * its next offset stored (at least once: nothing past an unfinished record is stored).
+ * A partition that failed backs off alone (blocked_until_ms, fetching paused). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "services/consumer/consumer.h"
+
+partq *partq_find(cons *c, const char *topic, int32_t partition)
+{
+    for (partq *q = c->parts; q; q = q->next)
+        if (q->partition == partition && !strcmp(q->topic, topic))
+            return q;
+    return NULL;
+}
+
+partq *partq_add(cons *c, const char *topic, int32_t partition)
+{
+    partq *q = partq_find(c, topic, partition);
+    if (q)
+        return q;
+    q = calloc(1, sizeof *q);
+    q->topic = strdup(topic);
+    q->partition = partition;
+    q->cap = 256;
+    q->items = calloc(q->cap, sizeof *q->items);
+    q->stored_offset = -1;
+    backoff_init(&q->bo, c->set.retry_base_ms, c->set.retry_max_ms);
+    q->next = c->parts;
+    c->parts = q;
+    return q;
+}
+
+static void cev_free(cev *e)
+{
+    ev_free(&e->ev);
+    json_decref(e->key);
+    rd_kafka_message_destroy(e->msg);
+    free(e);
+}
+
+static void partq_free(cons *c, partq *q)
+{
+    for (size_t i = 0; i < q->count; i++)
+        cev_free(partq_at(q, i));
+    c->buffered -= q->count;
+    free(q->items);
+    free(q->topic);
+    free(q);
+}
+
+void partq_remove(cons *c, const char *topic, int32_t partition)
+{
+    for (partq **pp = &c->parts; *pp; pp = &(*pp)->next) {
+        if ((*pp)->partition == partition && !strcmp((*pp)->topic, topic)) {
+            partq *q = *pp;
+            *pp = q->next;
+            partq_free(c, q);
+            return;
+        }
+    }
+}
+
+void partq_free_all(cons *c)
+{
+    while (c->parts) {
+        partq *q = c->parts;
+        c->parts = q->next;
+        partq_free(c, q);
+    }
+}
+
+cev *partq_at(partq *q, size_t i)
+{
+    return q->items[(q->head + i) % q->cap];
+}
+
+void partq_push(cons *c, partq *q, rd_kafka_message_t *msg)
+{
+    if (q->count == q->cap) {
+        cev **n = calloc(q->cap * 2, sizeof *n);
+        for (size_t i = 0; i < q->count; i++)
+            n[i] = partq_at(q, i);
+        free(q->items);
+        q->items = n;
+        q->head = 0;
+        q->cap *= 2;
+    }
+    cev *e = calloc(1, sizeof *e);
+    e->msg = msg;
+    e->offset = msg->offset;
+    q->items[(q->head + q->count) % q->cap] = e;
+    q->count++;
+    c->buffered++;
+}
+
+static void partq_store(cons *c, partq *q, int64_t next_offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = next_offset;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+    if (err)
+        log_warn("storing offset of %s[%d]: %s", q->topic, q->partition, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+    q->stored_offset = next_offset;
+}
+
+size_t partq_advance(cons *c, partq *q)
+{
+    size_t n = 0;
+    int64_t next = -1;
+    while (q->count > 0 && partq_at(q, 0)->state == CEV_DONE) {
+        cev *e = partq_at(q, 0);
+        next = e->offset + 1;
+        cev_free(e);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        c->buffered--;
+        n++;
+    }
+    if (next >= 0)
+        partq_store(c, q, next);
+    return n;
+}
+
+static void partq_pause(cons *c, partq *q, bool pause)
+{
+    if (q->kafka_paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, q->topic, q->partition);
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+        log_warn("%s %s[%d]: %s", pause ? "pausing" : "resuming", q->topic, q->partition, rd_kafka_err2str(err));
+    else
+        q->kafka_paused = pause;
+}
+
+void partq_block(cons *c, partq *q, int64_t retry_after_ms)
+{
+    int64_t delay = backoff_next(&q->bo);
+    if (retry_after_ms > delay)
+        delay = retry_after_ms;
+    q->blocked_until_ms = clock_mono_ms() + delay;
+    partq_pause(c, q, true);
+}
+
+void partq_unblock(partq *q)
+{
+    q->blocked_until_ms = 0;
+    backoff_reset(&q->bo);
+}
+
+void partq_flow(cons *c, partq *q)
+{
+    size_t nparts = 0;
+    for (partq *p = c->parts; p; p = p->next)
+        nparts++;
+    size_t limit = (size_t)c->set.max_buffered / (nparts ? nparts : 1);
+    if (limit < 64)
+        limit = 64;
+    bool blocked = q->blocked_until_ms > clock_mono_ms();
+    if (blocked || q->count >= limit)
+        partq_pause(c, q, true);
+    else if (q->count < limit / 2)
+        partq_pause(c, q, false);
+}
