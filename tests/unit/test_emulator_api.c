@@ -452,6 +452,12 @@ static void test_bad_requests(void **state)
     expect_call(f, "PATCH", V1 "/c/__x__", NULL, "{}", 400,
                 "{\"error\":{\"code\":400,\"message\":\"Resource name \\\"" DB "/documents/c/__x__\\\" has an invalid path "
                 "segment.\",\"status\":\"INVALID_ARGUMENT\"}}");
+    expect_call(f, "POST", V1 ":commit", NULL, "{\"writes\":[],\"extra\":1}", 400,
+                "{\"error\":{\"code\":400,\"message\":\"Invalid JSON payload received. Unknown name \\\"extra\\\" at "
+                "'commit': Cannot find field.\",\"status\":\"INVALID_ARGUMENT\"}}");
+    expect_call(f, "POST", V1 ":batchGet", NULL, "{\"document\":[]}", 400,
+                "{\"error\":{\"code\":400,\"message\":\"Invalid JSON payload received. Unknown name \\\"document\\\" at "
+                "'batch_get': Cannot find field.\",\"status\":\"INVALID_ARGUMENT\"}}");
     expect_call(f, "GET", "/", NULL, NULL, 200, "\"Ok\\n\"");
 }
 

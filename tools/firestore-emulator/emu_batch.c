@@ -298,23 +298,12 @@ static void emu_writes_free(emu_write *w, size_t n)
     free(w);
 }
 
-static int emu_only_keys(const json_t *body, const char *a, const char *b, const char *c, emu_status *st)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)body, k, v) {
-        if (!(a && strcmp(k, a) == 0) && !(b && strcmp(k, b) == 0) && !(c && strcmp(k, c) == 0))
-            return emu_fail(st, EMU_INVALID_ARGUMENT,
-                            "Invalid JSON payload received. Unknown name \"%.100s\": Cannot find field.", k);
-    }
-    return 0;
-}
-
 int emu_api_commit(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st)
 {
     emu_write *w;
     size_t n;
-    if (emu_only_keys(body, "writes", "transaction", NULL, st) != 0 || emu_writes_parse(body, database, &w, &n, st) != 0)
+    static const char *const keys[] = { "writes", "transaction", NULL };
+    if (emu_known_keys(body, keys, "commit", st) != 0 || emu_writes_parse(body, database, &w, &n, st) != 0)
         return -1;
     json_t *txn = json_object_get(body, "transaction");
     if (txn && !json_is_string(txn)) {
@@ -358,7 +347,8 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
 {
     emu_write *w;
     size_t n;
-    if (emu_only_keys(body, "writes", "labels", NULL, st) != 0 || emu_writes_parse(body, database, &w, &n, st) != 0)
+    static const char *const keys[] = { "writes", "labels", NULL };
+    if (emu_known_keys(body, keys, "batch_write", st) != 0 || emu_writes_parse(body, database, &w, &n, st) != 0)
         return -1;
     if (n > EMU_BATCH_WRITE_MAX || emu_no_duplicates(w, n, st) != 0) {
         emu_writes_free(w, n);
@@ -451,16 +441,9 @@ static int emu_batch_get_names(const json_t *body, const char *database, emu_sta
 
 int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st)
 {
-    static const char *const keys[] = { "documents", "mask", "transaction", "newTransaction", "readTime" };
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)body, k, v) {
-        size_t i = 0;
-        while (i < 5 && strcmp(k, keys[i]) != 0)
-            i++;
-        if (i == 5)
-            return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid JSON payload received. Unknown name \"%.100s\".", k);
-    }
+    static const char *const keys[] = { "documents", "mask", "transaction", "newTransaction", "readTime", NULL };
+    if (emu_known_keys(body, keys, "batch_get", st) != 0)
+        return -1;
     emu_fieldpath *mask = NULL;
     int nmask = -1;
     json_t *m = json_object_get(body, "mask");
@@ -517,7 +500,9 @@ int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, js
 int emu_api_begin(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st)
 {
     bool ro;
-    if (emu_only_keys(body, "options", NULL, NULL, st) != 0 || emu_txn_options(json_object_get(body, "options"), &ro, st) != 0)
+    static const char *const keys[] = { "options", NULL };
+    if (emu_known_keys(body, keys, "begin_transaction", st) != 0 ||
+        emu_txn_options(json_object_get(body, "options"), &ro, st) != 0)
         return -1;
     char id[64];
     emu_txn_begin(ctx->txns, database, ro, emu_store_now(ctx->store), id);
@@ -527,8 +512,9 @@ int emu_api_begin(emu_ctx *ctx, const char *database, const json_t *body, json_t
 
 int emu_api_rollback(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st)
 {
+    static const char *const keys[] = { "transaction", NULL };
     json_t *t = json_object_get(body, "transaction");
-    if (emu_only_keys(body, "transaction", NULL, NULL, st) != 0)
+    if (emu_known_keys(body, keys, "rollback", st) != 0)
         return -1;
     if (!json_is_string(t))
         return emu_fail(st, EMU_INVALID_ARGUMENT, "Missing required field 'transaction'.");

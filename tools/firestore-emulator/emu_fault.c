@@ -72,15 +72,8 @@ static int emu_rule_parse(const json_t *r, emu_rule *rule, emu_status *st)
     rule->remaining = -1;
     if (!json_is_object(r))
         return emu_fail(st, EMU_INVALID_ARGUMENT, "fault rule must be an object");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)r, k, v) {
-        int i = 0;
-        while (keys[i] && strcmp(keys[i], k) != 0)
-            i++;
-        if (!keys[i])
-            return emu_fail(st, EMU_INVALID_ARGUMENT, "fault rule: unknown key \"%.60s\"", k);
-    }
+    if (emu_known_keys(r, keys, "fault rule", st) != 0)
+        return -1;
     json_t *status = json_object_get(r, "status"), *rate = json_object_get(r, "rate");
     if (status && (!json_is_string(status) || emu_code_parse(json_string_value(status), &rule->code) != 0 ||
                    rule->code == EMU_OK))

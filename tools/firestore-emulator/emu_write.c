@@ -9,8 +9,7 @@
 #include "tools/firestore-emulator/emu_path.h"
 #include "tools/firestore-emulator/emu_store.h"
 
-/* Rejects keys of obj that are not in allowed (NULL-terminated). */
-static int emu_known_keys(const json_t *obj, const char *const *allowed, const char *where, emu_status *st)
+int emu_known_keys(const json_t *obj, const char *const *allowed, const char *where, emu_status *st)
 {
     const char *k;
     json_t *v;

@@ -67,6 +67,10 @@ typedef struct {
     int64_t update_us;
 } emu_docstate;
 
+/* Rejects keys of a request object that are not in allowed (NULL-terminated), as
+ * proto3 JSON parsing does: INVALID_ARGUMENT "Invalid JSON payload received.
+ * Unknown name ...". where names the object in the message. */
+int emu_known_keys(const json_t *obj, const char *const *allowed, const char *where, emu_status *st);
 /* Parses a Write object whose documents must be in database. 0 or -1 with st. */
 int emu_write_parse(const json_t *w, const char *database, emu_write *out, emu_status *st);
 /* Parses a Precondition object into w. */
