@@ -1,0 +1,550 @@
+/* test_consumer.c - member-consumer against the real Kafka broker and the project's
+ * Firestore emulator: poison events dead-lettered with Connect's headers and the
+ * original bytes while everything after them is applied; order per key over many keys
+ * and partitions; a replay from the beginning that changes nothing; 20% injected
+ * Firestore failures with nothing dead-lettered; portal-owned fields surviving; soft
+ * and hard deletes; SIGTERM leaving the group promptly with exit 0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/clock.h"
+#include "common/kafka.h"
+#include "tests/support/harness.h"
+
+#define PROJECT "itest"
+
+typedef struct fixture {
+    char prefix[64], group[96];
+    pid_t emu, consumer;
+    int emu_port, http_port;
+    rd_kafka_t *producer;
+} fixture;
+
+static rd_kafka_t *kafka(rd_kafka_type_t type, const char *group)
+{
+    cfg_error cerr;
+    rd_kafka_conf_t *conf = kafka_conf_new(NULL, "test-consumer", &cerr);
+    assert_non_null(conf);
+    kafka_conf_set(conf, "message.max.bytes", "4000000", &cerr);
+    if (type == RD_KAFKA_PRODUCER) {
+        kafka_conf_set(conf, "partitioner", "murmur2_random", &cerr);
+        kafka_conf_set(conf, "linger.ms", "5", &cerr);
+    } else {
+        kafka_conf_set(conf, "group.id", group, &cerr);
+        kafka_conf_set(conf, "enable.auto.commit", "false", &cerr);
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", &cerr);
+    }
+    char err[256];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    assert_non_null(rk);
+    return rk;
+}
+
+/* Topics with room for a 2 MB record (max.message.bytes), as a real deployment
+ * that wants such records dead-lettered needs. */
+static void create_topic(rd_kafka_t *rk, const char *name, int partitions)
+{
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof err);
+    assert_non_null(nt);
+    rd_kafka_NewTopic_set_config(nt, "max.message.bytes", "4000000");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    assert_non_null(ev);
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    assert_int_equal(n, 1);
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[0]);
+    assert_true(e == 0 || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+}
+
+static void topic_name(const fixture *f, const char *table, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.public.%s", f->prefix, table);
+}
+
+static void make_topics(fixture *f, int partitions)
+{
+    const char *tables[] = { "membership_comrade", "membership_contactinfo" };
+    char t[160];
+    for (int i = 0; i < 2; i++) {
+        topic_name(f, tables[i], t, sizeof t);
+        create_topic(f->producer, t, partitions);
+        strcat(t, ".dlq");
+        create_topic(f->producer, t, 1);
+    }
+}
+
+static void produce(fixture *f, const char *table, const char *key, const char *value, size_t vlen)
+{
+    char topic[160];
+    topic_name(f, table, topic, sizeof topic);
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, strlen(key)),
+                                    RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(f->producer, 10);
+    assert_int_equal(err, 0);
+}
+
+static void flush(fixture *f)
+{
+    assert_int_equal(rd_kafka_flush(f->producer, 30000), 0);
+}
+
+/* A Debezium event of a comrade row. */
+static char *comrade_event(char op, long id, const char *ssn, const char *name, uint64_t lsn, const char *deleted_at)
+{
+    char seq[80];
+    snprintf(seq, sizeof seq, "[\"%llu\",\"%llu\"]", (unsigned long long)lsn - 1, (unsigned long long)lsn);
+    json_t *row = json_pack("{s:i,s:s,s:s,s:s,s:b,s:b,s:i,s:i,s:s?}", "id", (int)id, "name", name, "ssn", ssn,
+                            "date_joined", "2020-05-17T10:11:12", "reachable", 1, "groupable", 1, "gender", 1,
+                            "housing_situation", 2, "deleted_at", deleted_at);
+    json_t *ev = json_pack("{s:o,s:o,s:{s:s,s:s,s:I,s:s,s:s,s:s,s:I},s:s#,s:I}",
+                           "before", op == 'd' ? json_pack("{s:i}", "id", (int)id) : json_null(),
+                           "after", op == 'd' ? json_null() : json_incref(row),
+                           "source", "connector", "postgresql", "name", "ekklesia", "ts_ms", (json_int_t)clock_wall_ms(),
+                           "schema", "public", "table", "membership_comrade", "sequence", seq, "lsn", (json_int_t)lsn,
+                           "op", &op, (size_t)1, "ts_ms", (json_int_t)clock_wall_ms());
+    json_decref(row);
+    char *s = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    return s;
+}
+
+static void produce_comrade(fixture *f, char op, long id, const char *ssn, const char *name, uint64_t lsn,
+                            const char *deleted_at)
+{
+    char key[32];
+    snprintf(key, sizeof key, "{\"id\":%ld}", id);
+    char *v = comrade_event(op, id, ssn, name, lsn, deleted_at);
+    produce(f, "membership_comrade", key, v, strlen(v));
+    free(v);
+}
+
+static void ssn_of(long id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%010ld", 1000000000L + id);
+}
+
+static void start_emulator(fixture *f, const char *const *faults)
+{
+    f->emu = th_start_emulator(&f->emu_port, faults);
+    assert_true(f->emu > 0);
+}
+
+static void start_consumer(fixture *f, const char *group, const char *const *extra)
+{
+    char cfg[600], emu[64], grp[160], pfx[120], port[48];
+    snprintf(cfg, sizeof cfg, "%s/config/consumer.conf", th_env("EKKLESIA_TEST_ROOT"));
+    snprintf(emu, sizeof emu, "FIRESTORE_EMULATOR_HOST=127.0.0.1:%d", f->emu_port);
+    snprintf(grp, sizeof grp, "EKKLESIA_KAFKA_GROUP_ID=%s", group);
+    snprintf(pfx, sizeof pfx, "EKKLESIA_KAFKA_TOPIC_PREFIX=%s", f->prefix);
+    f->http_port = th_free_port();
+    snprintf(port, sizeof port, "EKKLESIA_HTTP_PORT=%d", f->http_port);
+    const char *env[24] = { emu, grp, pfx, port, "GOOGLE_CLOUD_PROJECT=" PROJECT, "EKKLESIA_RATE_RAMP=false",
+                            "EKKLESIA_CONSUMER_BATCH_MAX_MS=5", "EKKLESIA_RETRY_BASE_MS=20", "EKKLESIA_RETRY_MAX_MS=500",
+                            "KAFKA_MESSAGE_MAX_BYTES=4000000", "KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS=1000" };
+    int n = 11;
+    for (const char *const *e = extra; e && *e && n < 23; e++)
+        env[n++] = *e;
+    env[n] = NULL;
+    char log[600];
+    snprintf(log, sizeof log, "%s/consumer-%s.log", th_env("EKKLESIA_TEST_TMPDIR"), group);
+    const char *argv[] = { "member-consumer", "-c", cfg, NULL };
+    f->consumer = th_spawn(argv, env, log);
+    assert_true(f->consumer > 0);
+    assert_true(th_wait_port(f->http_port, 10000));
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    th_unique_name("cons", f->prefix, sizeof f->prefix);
+    snprintf(f->group, sizeof f->group, "%s-group", f->prefix);
+    f->producer = kafka(RD_KAFKA_PRODUCER, NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->consumer > 0)
+        th_stop(f->consumer, SIGKILL, 5000);
+    if (f->emu > 0)
+        th_stop(f->emu, SIGTERM, 5000);
+    rd_kafka_destroy(f->producer);
+    free(f);
+    return 0;
+}
+
+/* --- reading state ----------------------------------------------------------- */
+
+static double metric(fixture *f, const char *name_and_labels)
+{
+    char *body = NULL;
+    double v = 0;
+    if (th_http("GET", f->http_port, "/metrics", NULL, &body) == 200 && body) {
+        size_t nl = strlen(name_and_labels);
+        for (char *line = body; line && *line;) {
+            char *end = strchr(line, '\n');
+            if (!strncmp(line, name_and_labels, nl) && line[nl] == ' ')
+                v += strtod(line + nl + 1, NULL);
+            line = end ? end + 1 : NULL;
+        }
+    }
+    free(body);
+    return v;
+}
+
+typedef struct wait_metric {
+    fixture *f;
+    const char *name;
+    double want;
+} wait_metric;
+
+static bool metric_reached(void *ud)
+{
+    wait_metric *w = ud;
+    return metric(w->f, w->name) >= w->want;
+}
+
+static void wait_metric_at_least(fixture *f, const char *name, double want, int timeout_ms)
+{
+    wait_metric w = { f, name, want };
+    if (!th_wait_until(metric_reached, &w, timeout_ms))
+        fprintf(stderr, "metric %s = %g, wanted %g\n", name, metric(f, name), want);
+    assert_true(metric(f, name) >= want);
+}
+
+static json_t *get_doc(fixture *f, const char *name)
+{
+    char path[400], *body = NULL;
+    snprintf(path, sizeof path, "/v1/projects/" PROJECT "/databases/(default)/documents/%s", name);
+    int st = th_http("GET", f->emu_port, path, NULL, &body);
+    json_t *doc = st == 200 && body ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    return doc;
+}
+
+static const char *field_string(json_t *doc, const char *a, const char *b)
+{
+    json_t *m = json_object_get(json_object_get(json_object_get(doc, "fields"), a), "mapValue");
+    return json_string_value(json_object_get(json_object_get(json_object_get(m, "fields"), b), "stringValue"));
+}
+
+static void patch_doc(fixture *f, const char *name, const char *body)
+{
+    char path[500], *resp = NULL;
+    snprintf(path, sizeof path,
+             "/v1/projects/" PROJECT "/databases/(default)/documents/%s?updateMask.fieldPaths=metadata.firebase_uid",
+             name);
+    assert_int_equal(th_http("PATCH", f->emu_port, path, body, &resp), 200);
+    free(resp);
+}
+
+/* --- dead-letter records ------------------------------------------------------ */
+
+typedef struct dlq_rec {
+    char *key, *value;
+    size_t vlen;
+    json_t *headers; /* name -> value */
+} dlq_rec;
+
+static size_t read_dlq(fixture *f, const char *table, dlq_rec *out, size_t max, int timeout_ms)
+{
+    char topic[200], group[200];
+    topic_name(f, table, topic, sizeof topic);
+    strcat(topic, ".dlq");
+    snprintf(group, sizeof group, "%s-reader", f->prefix);
+    rd_kafka_t *c = kafka(RD_KAFKA_CONSUMER, group);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    size_t n = 0;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (n < max && clock_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            out[n].key = strndup(m->key, m->key_len);
+            out[n].value = malloc(m->len + 1);
+            memcpy(out[n].value, m->payload, m->len);
+            out[n].value[m->len] = 0;
+            out[n].vlen = m->len;
+            out[n].headers = json_object();
+            rd_kafka_headers_t *h;
+            if (rd_kafka_message_headers(m, &h) == 0) {
+                const char *hn;
+                const void *hv;
+                size_t hl;
+                for (size_t i = 0; rd_kafka_header_get_all(h, i, &hn, &hv, &hl) == 0; i++) {
+                    char *s = strndup(hv, hl);
+                    json_object_set_new(out[n].headers, hn, json_string(s));
+                    free(s);
+                }
+            }
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return n;
+}
+
+static void free_recs(dlq_rec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].key);
+        free(r[i].value);
+        json_decref(r[i].headers);
+    }
+}
+
+static const char *hdr(const dlq_rec *r, const char *name)
+{
+    return json_string_value(json_object_get(r->headers, name));
+}
+
+/* --- tests -------------------------------------------------------------------- */
+
+static void poison_events_are_dead_lettered_and_the_rest_applied(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 1);
+    const char *not_json = "{\"before\":null,\"after\":{\"id\":1";
+    produce(f, "membership_comrade", "{\"id\":1}", not_json, strlen(not_json));
+    const char *bad_op = "{\"before\":null,\"after\":{\"id\":2},\"source\":{\"table\":\"membership_comrade\",\"lsn\":5},\"op\":\"x\"}";
+    produce(f, "membership_comrade", "{\"id\":2}", bad_op, strlen(bad_op));
+    const char *unknown = "{\"before\":null,\"after\":{\"id\":3},\"source\":{\"table\":\"auth_user\",\"lsn\":6},\"op\":\"c\"}";
+    produce(f, "membership_comrade", "{\"id\":3}", unknown, strlen(unknown));
+    size_t big = 2 * 1024 * 1024;
+    char *name = malloc(big + 1);
+    memset(name, 'a', big);
+    name[big] = 0;
+    char *huge = comrade_event('c', 4, "0101302989", name, 100, NULL);
+    free(name);
+    produce(f, "membership_comrade", "{\"id\":4}", huge, strlen(huge));
+    produce(f, "membership_comrade", "{\"id\":5}", NULL, 0); /* a tombstone: ignored */
+    produce_comrade(f, 'c', 6, "0202022020", "Guðrún Jónsdóttir", 200, NULL);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 1, 60000);
+    json_t *doc = get_doc(f, "members/0202022020");
+    assert_non_null(doc);
+    assert_string_equal(field_string(doc, "profile", "name"), "Guðrún Jónsdóttir");
+    json_decref(doc);
+    assert_null(get_doc(f, "members/0101302989"));
+
+    dlq_rec r[8];
+    size_t n = read_dlq(f, "membership_comrade", r, 8, 30000);
+    assert_int_equal(n, 4);
+    const char *classes[] = { "decode.json", "decode.op", "mapping.unknown_table", "firestore.INVALID_ARGUMENT" };
+    const char *values[] = { not_json, bad_op, unknown, huge };
+    char topic[160];
+    topic_name(f, "membership_comrade", topic, sizeof topic);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(hdr(&r[i], "__connect.errors.exception.class.name"), classes[i]);
+        assert_string_equal(hdr(&r[i], "__connect.errors.topic"), topic);
+        assert_string_equal(hdr(&r[i], "__connect.errors.partition"), "0");
+        char off[16];
+        snprintf(off, sizeof off, "%zu", i);
+        assert_string_equal(hdr(&r[i], "__connect.errors.offset"), off);
+        assert_string_equal(hdr(&r[i], "__connect.errors.connector.name"), f->group);
+        assert_non_null(hdr(&r[i], "__connect.errors.stage"));
+        assert_non_null(hdr(&r[i], "__connect.errors.exception.message"));
+        assert_non_null(hdr(&r[i], "ekklesia.dlq.first_failure"));
+        assert_non_null(hdr(&r[i], "ekklesia.dlq.last_failure"));
+        assert_true(atoi(hdr(&r[i], "ekklesia.dlq.attempts")) >= 1);
+        assert_int_equal(r[i].vlen, strlen(values[i]));
+        assert_memory_equal(r[i].value, values[i], r[i].vlen);
+    }
+    assert_string_equal(hdr(&r[0], "__connect.errors.stage"), "VALUE_CONVERTER");
+    assert_string_equal(r[3].key, "{\"id\":4}");
+    /* the message names no member data */
+    assert_null(strstr(hdr(&r[3], "__connect.errors.exception.message"), "0101302989"));
+    free_recs(r, n);
+    free(huge);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_dead_letters_total{class=\"decode.json\"}"), 1);
+    /* SIGTERM: exit 0, promptly */
+    int64_t t0 = clock_mono_ms();
+    int st = th_stop(f->consumer, SIGTERM, 30000);
+    f->consumer = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(clock_mono_ms() - t0 < 30000);
+}
+
+#define KEYS 200
+#define VERSIONS 5
+
+static void produce_versions(fixture *f, uint64_t base_lsn)
+{
+    /* key-major order is what a database would never give, so interleave: version by
+     * version over all keys; positions grow with every event */
+    uint64_t lsn = base_lsn;
+    for (int v = 0; v < VERSIONS; v++)
+        for (long id = 1; id <= KEYS; id++) {
+            char ssn[16], name[32];
+            ssn_of(id, ssn, sizeof ssn);
+            snprintf(name, sizeof name, "member %ld v%d", id, v);
+            produce_comrade(f, v ? 'u' : 'c', id, ssn, name, lsn += 10, NULL);
+        }
+    flush(f);
+}
+
+static void check_final_versions(fixture *f)
+{
+    for (long id = 1; id <= KEYS; id++) {
+        char ssn[16], doc[40], want[32];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(doc, sizeof doc, "members/%s", ssn);
+        snprintf(want, sizeof want, "member %ld v%d", id, VERSIONS - 1);
+        json_t *d = get_doc(f, doc);
+        assert_non_null(d);
+        assert_string_equal(field_string(d, "profile", "name"), want);
+        json_decref(d);
+    }
+}
+
+static void order_per_key_and_replay_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 4);
+    produce_versions(f, 1000);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_total", KEYS * VERSIONS, 60000);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"u\"}", 1, 10000);
+    check_final_versions(f);
+    json_t *before = get_doc(f, "members/1000000007");
+    th_stop(f->consumer, SIGTERM, 30000);
+    /* a new group reads the topic from the beginning: every event is stale */
+    char group2[128];
+    snprintf(group2, sizeof group2, "%s-replay", f->group);
+    start_consumer(f, group2, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_stale_total", KEYS * VERSIONS, 60000);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_writes_total"), 0);
+    json_t *after = get_doc(f, "members/1000000007");
+    assert_string_equal(json_string_value(json_object_get(before, "updateTime")),
+                        json_string_value(json_object_get(after, "updateTime")));
+    json_decref(before);
+    json_decref(after);
+    check_final_versions(f);
+}
+
+static void failures_are_retried_and_nothing_dead_lettered(void **state)
+{
+    fixture *f = *state;
+    const char *faults[] = { "--fault", "status=UNAVAILABLE,rate=0.1", "--fault", "status=ABORTED,rate=0.05",
+                             "--fault", "status=RESOURCE_EXHAUSTED,rate=0.05,retry_after=1", NULL };
+    start_emulator(f, faults);
+    make_topics(f, 4);
+    produce_versions(f, 5000);
+    start_consumer(f, f->group, (const char *const[]){ "EKKLESIA_CONSUMER_BATCH_MAX_EVENTS=100", NULL });
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_total", KEYS * VERSIONS, 60000);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.UNAVAILABLE\"}", 1, 60000);
+    /* everything ends applied: the last version of every member */
+    for (long id = 1; id <= KEYS; id++) {
+        char ssn[16], doc[40], want[32];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(doc, sizeof doc, "members/%s", ssn);
+        snprintf(want, sizeof want, "member %ld v%d", id, VERSIONS - 1);
+        int64_t deadline = clock_mono_ms() + 60000;
+        const char *got = NULL;
+        json_t *d = NULL;
+        while (clock_mono_ms() < deadline) {
+            json_decref(d);
+            d = get_doc(f, doc);
+            got = d ? field_string(d, "profile", "name") : NULL;
+            if (got && !strcmp(got, want))
+                break;
+            clock_sleep_ms(20);
+        }
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        json_decref(d);
+    }
+    double dead = 0;
+    const char *classes[] = { "firestore.UNAVAILABLE", "firestore.ABORTED", "firestore.RESOURCE_EXHAUSTED" };
+    for (int i = 0; i < 3; i++) {
+        char m[160];
+        snprintf(m, sizeof m, "ekklesia_sync_consumer_dead_letters_total{class=\"%s\"}", classes[i]);
+        dead += metric(f, m);
+    }
+    assert_int_equal(dead, 0);
+    dlq_rec r[1];
+    assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
+}
+
+static void portal_fields_survive_and_deletes_apply(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 2);
+    produce_comrade(f, 'c', 42, "0101302989", "Jón Jónsson", 100, NULL);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 1, 60000);
+    patch_doc(f, "members/0101302989",
+              "{\"fields\":{\"metadata\":{\"mapValue\":{\"fields\":{\"firebase_uid\":{\"stringValue\":\"uid-1\"}}}}}}");
+    /* contact info finds its member through comrade_id */
+    const char *ci = "{\"before\":null,\"after\":{\"comrade_id\":42,\"phone\":\"+354 690 3635\",\"email\":\"jon@example.is\","
+                     "\"facebook\":\"\",\"foreign_phone\":\"\"},\"source\":{\"table\":\"membership_contactinfo\","
+                     "\"schema\":\"public\",\"lsn\":150,\"ts_ms\":1},\"op\":\"c\"}";
+    produce(f, "membership_contactinfo", "{\"comrade_id\":42}", ci, strlen(ci));
+    produce_comrade(f, 'u', 42, "0101302989", "Jón Jónsson yngri", 200, NULL);
+    flush(f);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"u\"}", 1, 60000);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 2, 60000);
+    json_t *d = get_doc(f, "members/0101302989");
+    assert_string_equal(field_string(d, "profile", "name"), "Jón Jónsson yngri");
+    assert_string_equal(field_string(d, "profile", "phone"), "6903635");
+    assert_string_equal(field_string(d, "metadata", "firebase_uid"), "uid-1");
+    json_decref(d);
+    /* soft delete (deleted_at set), then the row deleted: the document stays, inactive */
+    produce_comrade(f, 'u', 42, "0101302989", "Jón Jónsson yngri", 300, "2026-11-25T03:30:14Z");
+    produce_comrade(f, 'd', 42, "0101302989", "", 400, NULL);
+    flush(f);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"d\"}", 1, 60000);
+    d = get_doc(f, "members/0101302989");
+    assert_non_null(d);
+    assert_string_equal(field_string(d, "membership", "status"), "inactive");
+    assert_string_equal(field_string(d, "metadata", "firebase_uid"), "uid-1");
+    assert_non_null(json_object_get(json_object_get(json_object_get(json_object_get(d, "fields"), "metadata"), "mapValue"),
+                                    "fields"));
+    json_decref(d);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(poison_events_are_dead_lettered_and_the_rest_applied),
+        T(order_per_key_and_replay_changes_nothing),
+        T(failures_are_retried_and_nothing_dead_lettered),
+        T(portal_fields_survive_and_deletes_apply),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
