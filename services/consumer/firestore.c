@@ -379,7 +379,7 @@ static void fs_precondition(json_t *w, const char *pre)
 json_t *fs_write_update(const fs_client *fc, const char *name, json_t *fields, const char *const *mask, size_t nmask,
                         const char *pre, const char *synced_at_path)
 {
-    json_t *doc = json_pack("{s:o,s:O}", "name", fs_full_name(fc, name), "fields", fields ? fields : json_object());
+    json_t *doc = json_pack("{s:o,s:o}", "name", fs_full_name(fc, name), "fields", fields ? fields : json_object());
     json_t *paths = json_array();
     for (size_t i = 0; i < nmask; i++)
         json_array_append_new(paths, json_string(mask[i]));

@@ -75,7 +75,7 @@ void fs_call_finish(fs_call *c, long http_status, const char *body, size_t len, 
 /* Request bodies. Names are relative to the root ("members/0101302989"). */
 json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n);
 /* An update write with an updateMask of the given paths. precondition: NULL for none,
- * "" for exists:false, else the updateTime the document must still have. With
+ * "" for exists:false, else the updateTime the document must still have. Steals fields. With
  * synced_at, metadata.synced_at is set to the request time by a server transform. */
 json_t *fs_write_update(const fs_client *fc, const char *name, json_t *fields, const char *const *mask, size_t nmask,
                         const char *precondition, const char *synced_at_path);

@@ -310,6 +310,7 @@ static void perform_reports_retry_after_and_connection_errors(void **state)
     assert_int_equal(c.retry_after_ms, -1);
     fs_call_clear(&c);
     fs_client_free(fc);
+    gauth_free(ga);
     server_stop(s);
     /* nobody listening: a transient failure, not a crash or a permanent error */
     fc = client("http://127.0.0.1:1", &ga);

@@ -316,9 +316,11 @@ static void conversions(void **state)
     map_value_pair pairs[] = { { "0", json_string("unknown") }, { "1", json_string("male") },
                                { "2", json_string("female") }, { "3", json_string("other") } };
     map_field gender = { .column = "gender", .path = "profile.gender", .values = pairs, .nvalues = 4 };
-    json_t *v = map_convert(&gender, json_integer(2), err, sizeof err);
+    json_t *two = json_integer(2);
+    json_t *v = map_convert(&gender, two, err, sizeof err);
     assert_string_equal(fsv_get_string(v), "female");
     json_decref(v);
+    json_decref(two);
     map_field num = { .column = "amount", .path = "x", .conv = MAP_CONV_DOUBLE };
     json_t *raw = json_string("1234.50");
     v = map_convert(&num, raw, err, sizeof err);
