@@ -26,9 +26,17 @@
 
 enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD };
 
+/* What one event became in this batch (kept out of cev: only a batch needs it). */
+typedef struct apply_item {
+    map_status st;
+    map_route route;
+    int outcome;
+} apply_item;
+
 typedef struct apply_ctx {
     cons *c;
     cev **b;
+    apply_item *it;
     partq **qs;
     size_t n;
     json_t *cache;   /* name -> document (see mapping.h) */
@@ -39,7 +47,8 @@ typedef struct apply_ctx {
 static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, const char *msg, int64_t retry_after)
 {
     cev *e = a->b[i];
-    e->outcome = outcome;
+    apply_item *x = &a->it[i];
+    x->outcome = outcome;
     snprintf(e->err_class, sizeof e->err_class, "%s", cls);
     snprintf(e->err_msg, sizeof e->err_msg, "%s", msg);
     if (outcome == OUT_RETRY || outcome == OUT_REREAD) {
@@ -53,10 +62,11 @@ static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, con
 static void apply_decode(apply_ctx *a, size_t i)
 {
     cev *e = a->b[i];
-    e->outcome = OUT_NONE;
-    e->st = MAP_NEED;
+    apply_item *x = &a->it[i];
+    x->outcome = OUT_NONE;
+    x->st = MAP_NEED;
     if (!e->msg->payload) {
-        e->outcome = OUT_SKIP; /* a tombstone */
+        x->outcome = OUT_SKIP; /* a tombstone */
         return;
     }
     if (!e->parsed) {
@@ -85,7 +95,7 @@ static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
     for (size_t i = 0; i < nc; i++) {
         size_t from = i * APPLY_GET_CHUNK, cnt = n - from < APPLY_GET_CHUNK ? n - from : APPLY_GET_CHUNK;
         calls[i].verb = ":batchGet";
-        calls[i].body = fs_body_batch_get(a->c->fs, names + from, cnt);
+        calls[i].body = fs_body_batch_get(a->c->fs, names + from, cnt, a->c->read_mask);
     }
     fs_perform(a->c->fs, calls, nc);
     fs_class worst = FS_OK;
@@ -139,10 +149,10 @@ static void apply_fs_fail(apply_ctx *a, size_t i, fs_class cls, const char *stat
 static void apply_skip_target_reads(apply_ctx *a, json_t *needs)
 {
     for (size_t i = 0; i < a->n; i++) {
-        cev *e = a->b[i];
-        if (e->outcome == OUT_NONE && e->st == MAP_NEED && e->route.doc[0] && json_object_get(needs, e->route.doc)) {
-            json_object_del(needs, e->route.doc);
-            json_object_set_new(a->cache, e->route.doc, json_pack("{s:o,s:b}", "fields", json_object(), "_nopre", 1));
+        apply_item *x = &a->it[i];
+        if (x->outcome == OUT_NONE && x->st == MAP_NEED && x->route.doc[0] && json_object_get(needs, x->route.doc)) {
+            json_object_del(needs, x->route.doc);
+            json_object_set_new(a->cache, x->route.doc, json_pack("{s:o,s:b}", "fields", json_object(), "_nopre", 1));
         }
     }
 }
@@ -155,36 +165,37 @@ static void apply_prepare(apply_ctx *a)
         json_t *needs = json_object();
         for (size_t i = 0; i < a->n; i++) {
             cev *e = a->b[i];
-            if (e->outcome != OUT_NONE || e->st != MAP_NEED)
+            apply_item *x = &a->it[i];
+            if (x->outcome != OUT_NONE || x->st != MAP_NEED)
                 continue;
             char err[256];
             json_t *list = json_array();
-            e->st = map_prepare(mc, &e->ev, e->key, a->cache, &e->route, list, err, sizeof err);
+            x->st = map_prepare(mc, &e->ev, e->key, a->cache, &x->route, list, err, sizeof err);
             size_t k;
             json_t *nm;
             json_array_foreach(list, k, nm)
                 json_object_set_new(needs, json_string_value(nm), json_true());
             json_decref(list);
-            switch (e->st) {
+            switch (x->st) {
             case MAP_OK:
             case MAP_NEED: break;
-            case MAP_SKIP: e->outcome = OUT_SKIP; break;
+            case MAP_SKIP: x->outcome = OUT_SKIP; break;
             case MAP_WAIT: apply_fail(a, i, OUT_RETRY, "mapping.wait", err, 0); break;
-            default: apply_fail(a, i, OUT_DLQ, map_status_class(e->st), err, 0); break;
+            default: apply_fail(a, i, OUT_DLQ, map_status_class(x->st), err, 0); break;
             }
         }
+        bool none = json_object_size(needs) == 0;
         if (!a->c->set.never_backwards)
             apply_skip_target_reads(a, needs);
         fs_call failed = { 0 };
         fs_class cls = json_object_size(needs) ? apply_read(a, needs, &failed) : FS_OK;
-        bool none = json_object_size(needs) == 0;
         json_decref(needs);
         size_t waiting = 0;
         for (size_t i = 0; i < a->n; i++)
-            waiting += a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED;
+            waiting += a->it[i].outcome == OUT_NONE && a->it[i].st == MAP_NEED;
         if (cls != FS_OK) {
             for (size_t i = 0; i < a->n; i++)
-                if (a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED)
+                if (a->it[i].outcome == OUT_NONE && a->it[i].st == MAP_NEED)
                     apply_fs_fail(a, i, cls, failed.status, failed.message, failed.retry_after_ms, waiting);
             return;
         }
@@ -192,7 +203,7 @@ static void apply_prepare(apply_ctx *a)
             break;
     }
     for (size_t i = 0; i < a->n; i++)
-        if (a->b[i]->outcome == OUT_NONE && a->b[i]->st == MAP_NEED)
+        if (a->it[i].outcome == OUT_NONE && a->it[i].st == MAP_NEED)
             apply_fail(a, i, OUT_DLQ, "mapping.apply", "lookups nested too deep", 0);
 }
 
@@ -211,27 +222,28 @@ static void apply_merge(apply_ctx *a)
 {
     for (size_t i = 0; i < a->n; i++) {
         cev *e = a->b[i];
-        if (e->outcome != OUT_NONE)
+        apply_item *x = &a->it[i];
+        if (x->outcome != OUT_NONE)
             continue;
         if (a->qs[i]->held) {
-            e->outcome = OUT_HELD; /* an earlier event of this partition failed */
+            x->outcome = OUT_HELD; /* an earlier event of this partition failed */
             continue;
         }
         char err[256];
-        map_status st = map_merge(a->c->mc, &e->ev, &e->route, a->cache, err, sizeof err);
+        map_status st = map_merge(a->c->mc, &e->ev, &x->route, a->cache, err, sizeof err);
         if (st == MAP_STALE && e->index_pending) {
-            map_touch_index(a->c->mc, &e->route, a->cache);
+            map_touch_index(a->c->mc, &x->route, a->cache);
             st = MAP_OK;
         }
         switch (st) {
         case MAP_OK:
-            e->outcome = OUT_APPLIED;
-            apply_contribute(a, e->route.doc, i);
-            if (e->route.t->index)
-                apply_contribute(a, e->route.own_index, i);
+            x->outcome = OUT_APPLIED;
+            apply_contribute(a, x->route.doc, i);
+            if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
+                apply_contribute(a, x->route.own_index, i);
             break;
-        case MAP_STALE: e->outcome = OUT_STALE; break;
-        case MAP_SKIP: e->outcome = OUT_SKIP; break;
+        case MAP_STALE: x->outcome = OUT_STALE; break;
+        case MAP_SKIP: x->outcome = OUT_SKIP; break;
         default: apply_fail(a, i, OUT_DLQ, map_status_class(st), err, 0); break;
         }
     }
@@ -273,9 +285,10 @@ static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const
     json_array_foreach(events, k, ix) {
         size_t i = (size_t)json_integer_value(ix);
         cev *e = a->b[i];
-        if (e->outcome != OUT_APPLIED)
+        apply_item *x = &a->it[i];
+        if (x->outcome != OUT_APPLIED)
             continue; /* already failed through another of its writes */
-        if (e->route.own_index[0] && cls != FS_PRECONDITION)
+        if (x->route.own_index[0] && cls != FS_PRECONDITION)
             e->index_pending = true;
         apply_fs_fail(a, i, cls, code, msg, retry_after, json_array_size(events));
     }
@@ -343,20 +356,22 @@ static void apply_note_failure(cev *e)
 static void apply_settle(apply_ctx *a)
 {
     cons *c = a->c;
-    size_t ndlq = 0;
+    size_t ndlq = 0, finished = 0;
     int64_t now = clock_wall_ms();
     for (size_t i = 0; i < a->n; i++) {
         cev *e = a->b[i];
-        switch (e->outcome) {
+        apply_item *x = &a->it[i];
+        switch (x->outcome) {
         case OUT_APPLIED:
             e->state = CEV_DONE;
             e->index_pending = false;
-            cm_applied(e->route.t->collection, e->ev.op, 1);
+            finished++;
+            cm_applied(x->route.t->collection, e->ev.op, 1);
             if (e->ev.source_ts_ms > 0)
                 cm_latency((double)(now - e->ev.source_ts_ms) / 1000.0);
             break;
-        case OUT_STALE: e->state = CEV_DONE; cm_stale(1); break;
-        case OUT_SKIP: e->state = CEV_DONE; cm_skipped(1); break;
+        case OUT_STALE: e->state = CEV_DONE; finished++; cm_stale(1); break;
+        case OUT_SKIP: e->state = CEV_DONE; finished++; cm_skipped(1); break;
         case OUT_DLQ:
             apply_note_failure(e);
             if (dlq_send(c->dlq, e) == 0)
@@ -367,14 +382,15 @@ static void apply_settle(apply_ctx *a)
         case OUT_RETRY:
         case OUT_REREAD:
             apply_note_failure(e);
-            cm_retry(e->outcome == OUT_REREAD ? "precondition" : e->err_class, 1);
+            cm_retry(x->outcome == OUT_REREAD ? "precondition" : e->err_class, 1);
             break;
         default: break;
         }
     }
+    cm_finished(finished);
     if (ndlq && dlq_flush(c->dlq, 10000) > 0) {
         for (size_t i = 0; i < a->n; i++)
-            if (a->b[i]->outcome == OUT_DLQ && a->b[i]->state != CEV_DONE)
+            if (a->it[i].outcome == OUT_DLQ && a->b[i]->state != CEV_DONE)
                 apply_fail(a, i, OUT_RETRY, "kafka.dlq", "dead-letter record not acknowledged", 0);
     }
     if (a->auth_failed) {
@@ -389,10 +405,11 @@ static void apply_log_failures(apply_ctx *a)
 {
     for (size_t i = 0; i < a->n; i++) {
         cev *e = a->b[i];
-        if (e->outcome == OUT_RETRY && (e->attempts <= 3 || e->attempts % 50 == 0))
+        apply_item *x = &a->it[i];
+        if (x->outcome == OUT_RETRY && (e->attempts <= 3 || e->attempts % 50 == 0))
             log_info("retrying %s[%d]@%lld: %s, attempt %d", a->qs[i]->topic, a->qs[i]->partition,
                      (long long)e->offset, e->err_class, e->attempts);
-        else if (e->outcome == OUT_DLQ)
+        else if (x->outcome == OUT_DLQ)
             log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
                      e->err_class);
     }
@@ -401,23 +418,32 @@ static void apply_log_failures(apply_ctx *a)
 void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
 {
     apply_ctx a = { .c = c, .b = batch, .qs = qs, .n = n, .cache = json_object(), .contrib = json_object() };
+    a.it = calloc(n, sizeof *a.it);
     for (size_t i = 0; i < n; i++) {
         qs[i]->held = false;
         qs[i]->retry_after_ms = -1;
     }
+    int64_t t0 = clock_mono_us();
     for (size_t i = 0; i < n; i++)
         apply_decode(&a, i);
+    int64_t t1 = clock_mono_us();
     apply_prepare(&a);
+    int64_t t2 = clock_mono_us();
     apply_merge(&a);
+    int64_t t3 = clock_mono_us();
     size_t writes = apply_write(&a);
+    int64_t t4 = clock_mono_us();
     apply_settle(&a);
+    log_debug("batch of %zu events, %zu writes: decode %lld us, prepare %lld us, merge %lld us, write %lld us, "
+              "settle %lld us", n, writes, (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
+              (long long)(t4 - t3), (long long)(clock_mono_us() - t4));
     apply_log_failures(&a);
     bool progress = false;
     for (size_t i = 0; i < n; i++) {
         partq *q = qs[i];
         if (batch[i]->state == CEV_DONE)
             progress = true;
-        if (batch[i]->outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
+        if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
             partq_block(c, q, q->retry_after_ms);
         else if (batch[i]->state == CEV_DONE && !q->held)
             backoff_reset(&q->bo);
@@ -427,4 +453,5 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
     cm_batch(n, writes);
     json_decref(a.cache);
     json_decref(a.contrib);
+    free(a.it);
 }

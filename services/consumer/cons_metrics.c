@@ -77,3 +77,10 @@ void cm_batch(size_t events, size_t writes)
     metric_add(metric_counter("ekklesia_sync_consumer_writes_total", "Document writes sent", ""), (double)writes);
     metric_add(metric_counter("ekklesia_sync_consumer_events_total", "Events taken into batches", ""), (double)events);
 }
+
+void cm_finished(size_t n)
+{
+    metric_add(metric_counter("ekklesia_sync_consumer_events_finished_total",
+                              "Events applied, skipped, found stale or dead-lettered (their offsets may be committed)",
+                              ""), (double)n);
+}

@@ -29,7 +29,7 @@ typedef struct cons_settings {
     long long batch_max_ms;
     bool coalesce;                 /* false: one event per batch, one write per event */
     bool never_backwards;
-    long long max_buffered;
+    long long max_buffered;        /* records held in memory before fetching pauses */
     long long shutdown_timeout_ms;
     const char *project, *database, *emulator_host, *base_url, *token_uri, *metadata_host;
     long long timeout_ms, max_inflight, writes_per_request;
@@ -61,10 +61,6 @@ typedef struct cev {
     int64_t first_fail_ms, last_fail_ms;
     char err_class[64];
     char err_msg[256];
-    /* per-batch scratch */
-    map_status st;
-    map_route route;
-    int outcome;             /* apply.c's verdict for this batch */
 } cev;
 
 /* The records of one assigned partition, in offset order. */
@@ -96,6 +92,7 @@ typedef struct dlq dlq;
 typedef struct cons {
     cons_settings set;
     map_config *mc;
+    json_t *read_mask;       /* map_read_mask(mc) */
     fs_client *fs;
     gauth *auth;
     rd_kafka_t *rk;
@@ -154,5 +151,6 @@ void cm_request(const char *verb, double seconds);
 void cm_latency(double seconds);
 void cm_lag(const char *topic, int32_t partition, int64_t lag);
 void cm_batch(size_t events, size_t writes);
+void cm_finished(size_t n);
 
 #endif

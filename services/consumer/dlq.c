@@ -33,6 +33,7 @@ static void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     d->acked++;
     e->state = CEV_DONE;
     cm_dead_letter(e->err_class);
+    cm_finished(1);
 }
 
 dlq *dlq_new(cfg_file *cf, const cons_settings *s, char *err, size_t errlen)

@@ -360,12 +360,15 @@ static json_t *fs_full_name(const fs_client *fc, const char *name)
     return json_string(buf);
 }
 
-json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n)
+json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n, json_t *mask)
 {
     json_t *docs = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(docs, fs_full_name(fc, names[i]));
-    return json_pack("{s:o}", "documents", docs);
+    json_t *body = json_pack("{s:o}", "documents", docs);
+    if (mask)
+        json_object_set_new(body, "mask", json_pack("{s:O}", "fieldPaths", mask));
+    return body;
 }
 
 static void fs_precondition(json_t *w, const char *pre)

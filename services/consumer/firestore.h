@@ -73,7 +73,8 @@ int64_t fs_parse_retry_after(const char *value, int64_t now_s);
 void fs_call_finish(fs_call *c, long http_status, const char *body, size_t len, int64_t retry_after_ms);
 
 /* Request bodies. Names are relative to the root ("members/0101302989"). */
-json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n);
+/* mask: a JSON array of field paths to return (borrowed), NULL for whole documents. */
+json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n, json_t *mask);
 /* An update write with an updateMask of the given paths. precondition: NULL for none,
  * "" for exists:false, else the updateTime the document must still have. Steals fields. With
  * synced_at, metadata.synced_at is set to the request time by a server transform. */

@@ -106,6 +106,14 @@ static int cons_subscribe(cons *c)
     return 0;
 }
 
+static void cons_default(rd_kafka_conf_t *conf, const char *key, const char *libdefault, const char *ours)
+{
+    char v[64];
+    size_t len = sizeof v;
+    if (rd_kafka_conf_get(conf, key, v, &len) == RD_KAFKA_CONF_OK && !strcmp(v, libdefault))
+        rd_kafka_conf_set(conf, key, ours, NULL, 0);
+}
+
 static int cons_kafka(cons *c, cfg_file *cf)
 {
     cfg_error cerr;
@@ -128,8 +136,13 @@ static int cons_kafka(cons *c, cfg_file *cf)
             rd_kafka_conf_destroy(conf);
             return 2;
         }
-    if (!getenv("KAFKA_AUTO_OFFSET_RESET"))
+    /* defaults of ours where the file and the environment left librdkafka's */
+    if (!getenv("KAFKA_AUTO_OFFSET_RESET")) /* a topic property: not readable from conf */
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    /* bounded memory: records are held until applied, and each pins its fetch buffer */
+    cons_default(conf, "queued.max.messages.kbytes", "65536", "4096");
+    cons_default(conf, "fetch.max.bytes", "52428800", "1048576");
+    cons_default(conf, "fetch.message.max.bytes", "1048576", "262144");
     rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
     char err[512];
@@ -287,7 +300,9 @@ static int cons_run(cons *c)
     partq **qs = calloc(max, sizeof *qs);
     int64_t last_lag = 0;
     while (!cons_stop) {
+        int64_t t0 = clock_mono_us();
         cons_poll(c);
+        log_debug("polled %lld us, %zu buffered", (long long)(clock_mono_us() - t0), c->buffered);
         size_t n = cons_collect(c, batch, qs, max);
         if (n)
             apply_batch(c, batch, qs, n);
@@ -322,6 +337,7 @@ static int cons_load(cons *c, const char *path, cfg_file **cfp)
             cfg_close(cf);
         return 2;
     }
+    c->read_mask = map_read_mask(c->mc);
     *cfp = cf;
     return 0;
 }
@@ -382,6 +398,7 @@ int main(int argc, char **argv)
     fs_client_free(c.fs);
     gauth_free(c.auth);
     map_free(c.mc);
+    json_decref(c.read_mask);
     cfg_close(cf);
     return rc;
 }

@@ -503,12 +503,18 @@ static void map_position_path(const map_table *t, const map_route *r, char *path
     }
 }
 
-static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath)
+/* Whether the event is older than what the document (or a hard delete) holds; *known
+ * says whether the document already held a position for this table or row. */
+static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath,
+                         bool *known)
 {
     ev_position have;
     json_t *entry = json_object_get(cache, r->doc);
-    if (json_is_object(entry) && map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &have))
+    *known = false;
+    if (json_is_object(entry) && map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &have)) {
+        *known = true;
         return ev_position_cmp(ev->pos, have) <= 0;
+    }
     if (t->del == MAP_DEL_HARD && t->index) {
         json_t *idx = json_object_get(cache, r->own_index);
         json_t *f = json_object_get(idx, "fields");
@@ -724,7 +730,8 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
     const map_table *t = r->t;
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
-    if (map_is_stale(t, ev, cache, r, ppath))
+    bool known;
+    if (map_is_stale(t, ev, cache, r, ppath, &known))
         return MAP_STALE;
     if (ev->op == 'd' && t->del == MAP_DEL_IGNORE)
         return MAP_SKIP;
@@ -745,7 +752,9 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
             map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
         map_derive(mc, t, entry);
     }
-    if (t->index && ev->op != 'd')
+    /* The index entry is written with the row's first state in this document; a
+     * document holding the row's position already has it (see docs/mapping.md). */
+    if (t->index && ev->op != 'd' && !known)
         map_touch_index(mc, r, cache);
     map_count(entry);
     return MAP_OK;
@@ -759,4 +768,31 @@ void map_touch_index(const map_config *mc, const map_route *r, json_t *cache)
     json_t *idx = map_entry(cache, r->own_index);
     map_put(idx, "doc", fsv_string(r->doc));
     json_object_set_new(idx, "_blind", json_true());
+}
+
+json_t *map_read_mask(const map_config *mc)
+{
+    json_t *set = json_object(), *out = json_array();
+    json_object_set_new(set, "metadata.sync", json_true());
+    json_object_set_new(set, "doc", json_true());
+    json_object_set_new(set, "deleted_at", json_true());
+    for (size_t i = 0; i < mc->nderived; i++)
+        for (size_t r = 0; r < mc->derived[i].nrules; r++)
+            json_object_set_new(set, mc->derived[i].rules[r].field, json_true());
+    for (size_t i = 0; i < mc->ntables; i++) {
+        const map_table *t = &mc->tables[i];
+        for (size_t f = 0; f < t->nfields; f++) {
+            for (int k = 0; k < t->fields[f].nlookup; k++) {
+                char path[300] = "";
+                fsv_path_append(path, sizeof path, strrchr(t->fields[f].lookup[k], '.') + 1);
+                json_object_set_new(set, path, json_true());
+            }
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(set, k, v)
+        json_array_append_new(out, json_string(k));
+    json_decref(set);
+    return out;
 }

@@ -165,6 +165,11 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
 map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *route, json_t *cache,
                      char *err, size_t errlen);
 
+/* The field paths map_prepare and map_merge ever read from a document (positions and
+ * rows under metadata.sync, derived rules' inputs, index entries, looked-up columns):
+ * the :batchGet mask, so reads return only these. New JSON array of strings. */
+json_t *map_read_mask(const map_config *mc);
+
 /* Writes the row's key index entry (doc path) into the cache, as map_merge does for an
  * applied event; for a retry whose index write failed after its document was written. */
 void map_touch_index(const map_config *mc, const map_route *route, json_t *cache);

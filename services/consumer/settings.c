@@ -59,11 +59,11 @@ int cons_settings_load(cfg_file *cf, cons_settings *s, cfg_error *err)
     memset(s, 0, sizeof *s);
     if (cons_strings(cf, s, err) ||
         cfg_int(cf, "consumer.dlq_partitions", 1, 1, 10000, &s->dlq_partitions, err) ||
-        cfg_int(cf, "consumer.batch_max_events", 2000, 1, 100000, &s->batch_max_events, err) ||
+        cfg_int(cf, "consumer.batch_max_events", 1000, 1, 100000, &s->batch_max_events, err) ||
         cfg_int(cf, "consumer.batch_max_ms", 20, 0, 60000, &s->batch_max_ms, err) ||
         cfg_bool(cf, "consumer.coalesce", true, &s->coalesce, err) ||
         cfg_bool(cf, "consumer.never_backwards", true, &s->never_backwards, err) ||
-        cfg_int(cf, "consumer.max_buffered", 50000, 100, 10000000, &s->max_buffered, err) ||
+        cfg_int(cf, "consumer.max_buffered", 5000, 100, 10000000, &s->max_buffered, err) ||
         cfg_int(cf, "consumer.shutdown_timeout_ms", 25000, 0, 600000, &s->shutdown_timeout_ms, err) ||
         cfg_int(cf, "firestore.timeout_ms", 10000, 100, 600000, &s->timeout_ms, err) ||
         cfg_int(cf, "firestore.max_inflight", 8, 1, 256, &s->max_inflight, err) ||

@@ -107,10 +107,13 @@ static void bodies_and_parsing(void **state)
     fs_client *fc = client("http://127.0.0.1:1/", &ga);
     assert_string_equal(fs_root(fc), "projects/p/databases/(default)/documents");
     const char *names[] = { "members/1", "members/9" };
-    json_t *b = fs_body_batch_get(fc, names, 2);
+    json_t *read_mask = json_pack("[s]", "metadata.sync");
+    json_t *b = fs_body_batch_get(fc, names, 2, read_mask);
+    json_decref(read_mask);
     char *s = json_dumps(b, JSON_COMPACT);
     assert_string_equal(s, "{\"documents\":[\"projects/p/databases/(default)/documents/members/1\","
-                           "\"projects/p/databases/(default)/documents/members/9\"]}");
+                           "\"projects/p/databases/(default)/documents/members/9\"],"
+                           "\"mask\":{\"fieldPaths\":[\"metadata.sync\"]}}");
     free(s);
     json_decref(b);
     json_t *fields = json_loads("{\"a\":{\"integerValue\":\"1\"}}", 0, NULL);
