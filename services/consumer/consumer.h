@@ -30,7 +30,6 @@ typedef struct cons_settings {
     bool coalesce;                 /* false: one event per batch, one write per event */
     bool never_backwards;
     long long max_buffered;        /* records held in memory before fetching pauses */
-    long long shutdown_timeout_ms;
     const char *project, *database, *emulator_host, *base_url, *token_uri, *metadata_host;
     long long timeout_ms, max_inflight, writes_per_request;
     double max_writes_per_second;
