@@ -141,7 +141,12 @@ static int cons_kafka(cons *c, cfg_file *cf)
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     /* bounded memory: records are held until applied, and each pins its fetch buffer */
     cons_default(conf, "queued.max.messages.kbytes", "65536", "4096");
-    cons_default(conf, "fetch.max.bytes", "52428800", "1048576");
+    char mmb[32] = "1000000", fmb[32];
+    size_t mlen = sizeof mmb;
+    rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen);
+    long long fetch = atoll(mmb) > 1048576 ? atoll(mmb) : 1048576; /* librdkafka wants >= message.max.bytes */
+    snprintf(fmb, sizeof fmb, "%lld", fetch);
+    cons_default(conf, "fetch.max.bytes", "52428800", fmb);
     cons_default(conf, "fetch.message.max.bytes", "1048576", "262144");
     rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
     rd_kafka_conf_set_opaque(conf, c);

@@ -3,7 +3,9 @@
  * original bytes while everything after them is applied; order per key over many keys
  * and partitions; a replay from the beginning that changes nothing; 20% injected
  * Firestore failures with nothing dead-lettered; portal-owned fields surviving; soft
- * and hard deletes; SIGTERM leaving the group promptly with exit 0. */
+ * and hard deletes; SIGTERM leaving the group promptly with exit 0; three consumers in
+ * a group, one killed with SIGKILL mid-work and another stopped and started, ending
+ * with every document at its last version and none ever seen going backwards. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,15 +151,22 @@ static void start_emulator(fixture *f, const char *const *faults)
     assert_true(f->emu > 0);
 }
 
+static pid_t spawn_consumer(fixture *f, const char *group, const char *const *extra, int *http_port);
+
 static void start_consumer(fixture *f, const char *group, const char *const *extra)
+{
+    f->consumer = spawn_consumer(f, group, extra, &f->http_port);
+}
+
+static pid_t spawn_consumer(fixture *f, const char *group, const char *const *extra, int *http_port)
 {
     char cfg[600], emu[64], grp[160], pfx[120], port[48];
     snprintf(cfg, sizeof cfg, "%s/config/consumer.conf", th_env("EKKLESIA_TEST_ROOT"));
     snprintf(emu, sizeof emu, "FIRESTORE_EMULATOR_HOST=127.0.0.1:%d", f->emu_port);
     snprintf(grp, sizeof grp, "EKKLESIA_KAFKA_GROUP_ID=%s", group);
     snprintf(pfx, sizeof pfx, "EKKLESIA_KAFKA_TOPIC_PREFIX=%s", f->prefix);
-    f->http_port = th_free_port();
-    snprintf(port, sizeof port, "EKKLESIA_HTTP_PORT=%d", f->http_port);
+    *http_port = th_free_port();
+    snprintf(port, sizeof port, "EKKLESIA_HTTP_PORT=%d", *http_port);
     const char *env[24] = { emu, grp, pfx, port, "GOOGLE_CLOUD_PROJECT=" PROJECT, "EKKLESIA_RATE_RAMP=false",
                             "EKKLESIA_CONSUMER_BATCH_MAX_MS=5", "EKKLESIA_RETRY_BASE_MS=20", "EKKLESIA_RETRY_MAX_MS=500",
                             "KAFKA_MESSAGE_MAX_BYTES=4000000", "KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS=1000" };
@@ -168,9 +177,10 @@ static void start_consumer(fixture *f, const char *group, const char *const *ext
     char log[600];
     snprintf(log, sizeof log, "%s/consumer-%s.log", th_env("EKKLESIA_TEST_TMPDIR"), group);
     const char *argv[] = { "member-consumer", "-c", cfg, NULL };
-    f->consumer = th_spawn(argv, env, log);
-    assert_true(f->consumer > 0);
-    assert_true(th_wait_port(f->http_port, 10000));
+    pid_t pid = th_spawn(argv, env, log);
+    assert_true(pid > 0);
+    assert_true(th_wait_port(*http_port, 10000));
+    return pid;
 }
 
 static int setup(void **state)
@@ -537,6 +547,105 @@ static void portal_fields_survive_and_deletes_apply(void **state)
     json_decref(d);
 }
 
+/* The version a member document holds ("member 7 v12" -> 12), -1 when absent. */
+static int doc_version(fixture *f, long id)
+{
+    char ssn[16], doc[40];
+    ssn_of(id, ssn, sizeof ssn);
+    snprintf(doc, sizeof doc, "members/%s", ssn);
+    json_t *d = get_doc(f, doc);
+    const char *name = d ? field_string(d, "profile", "name") : NULL;
+    const char *v = name ? strrchr(name, 'v') : NULL;
+    int version = v ? atoi(v + 1) : -1;
+    json_decref(d);
+    return version;
+}
+
+#define GKEYS 300
+#define GVERSIONS 24
+#define GSAMPLE 12
+
+static void produce_range(fixture *f, int from, int to, uint64_t *lsn)
+{
+    for (int v = from; v < to; v++)
+        for (long id = 1; id <= GKEYS; id++) {
+            char ssn[16], name[40];
+            ssn_of(id, ssn, sizeof ssn);
+            snprintf(name, sizeof name, "member %ld v%d", id, v);
+            produce_comrade(f, v ? 'u' : 'c', id, ssn, name, *lsn += 10, NULL);
+        }
+    flush(f);
+}
+
+/* Reads the sample documents; fails if one ever went back to an older version. */
+static void sample_never_backwards(fixture *f, int *seen)
+{
+    for (int s = 0; s < GSAMPLE; s++) {
+        long id = 1 + s * (GKEYS / GSAMPLE);
+        int v = doc_version(f, id);
+        if (v < seen[s])
+            fprintf(stderr, "member %ld went back from v%d to v%d\n", id, seen[s], v);
+        assert_true(v >= seen[s]);
+        seen[s] = v;
+    }
+}
+
+static void wait_sampling(fixture *f, int *seen, int ms)
+{
+    int64_t end = clock_mono_ms() + ms;
+    while (clock_mono_ms() < end)
+        sample_never_backwards(f, seen);
+}
+
+static void group_of_three_survives_kill_and_restart(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 6);
+    const char *small[] = { "EKKLESIA_CONSUMER_BATCH_MAX_EVENTS=200", "EKKLESIA_RETRY_MAX_MS=200",
+                            "KAFKA_SESSION_TIMEOUT_MS=6000", "KAFKA_HEARTBEAT_INTERVAL_MS=500", NULL };
+    pid_t c[3];
+    int port[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = spawn_consumer(f, f->group, small, &port[i]);
+    int seen[GSAMPLE];
+    for (int s = 0; s < GSAMPLE; s++)
+        seen[s] = -1;
+    uint64_t lsn = 10000;
+    produce_range(f, 0, 8, &lsn);
+    wait_sampling(f, seen, 1500);
+    /* kill -9 in the middle of the work: its unfinished records go to the others */
+    assert_int_equal(kill(c[0], SIGKILL), 0);
+    int st;
+    th_stop(c[0], SIGKILL, 5000);
+    produce_range(f, 8, 16, &lsn);
+    wait_sampling(f, seen, 1000);
+    /* a clean stop and a start of another one, mid-workload */
+    st = th_stop(c[1], SIGTERM, 30000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    c[1] = spawn_consumer(f, f->group, small, &port[1]);
+    produce_range(f, 16, GVERSIONS, &lsn);
+    /* the end: every member at its last version, none ever seen going back */
+    int64_t deadline = clock_mono_ms() + 120000;
+    long done = 0;
+    while (clock_mono_ms() < deadline && done < GKEYS) {
+        sample_never_backwards(f, seen);
+        done = 0;
+        for (long id = 1; id <= GKEYS; id++) {
+            if (doc_version(f, id) != GVERSIONS - 1)
+                break;
+            done++;
+        }
+    }
+    if (done < GKEYS)
+        fprintf(stderr, "member %ld is at v%d\n", done + 1, doc_version(f, done + 1));
+    assert_int_equal(done, GKEYS);
+    for (int i = 1; i < 3; i++) {
+        st = th_stop(c[i], SIGTERM, 30000);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -545,6 +654,7 @@ int main(void)
         T(order_per_key_and_replay_changes_nothing),
         T(failures_are_retried_and_nothing_dead_lettered),
         T(portal_fields_survive_and_deletes_apply),
+        T(group_of_three_survives_kill_and_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
