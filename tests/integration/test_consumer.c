@@ -5,7 +5,8 @@
  * Firestore failures with nothing dead-lettered; portal-owned fields surviving; soft
  * and hard deletes; SIGTERM leaving the group promptly with exit 0; three consumers in
  * a group, one killed with SIGKILL mid-work and another stopped and started, ending
- * with every document at its last version and none ever seen going backwards. */
+ * with every document at its last version and none ever seen going backwards;
+ * authentication failures turning readiness off without dead-lettering. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -646,6 +647,47 @@ static void group_of_three_survives_kill_and_restart(void **state)
     }
 }
 
+typedef struct ready_state {
+    fixture *f;
+    int want;
+} ready_state;
+
+static bool readyz_is(void *ud)
+{
+    ready_state *r = ud;
+    char *body = NULL;
+    int st = th_http("GET", r->f->http_port, "/readyz", NULL, &body);
+    free(body);
+    return st == r->want;
+}
+
+static void auth_failures_are_not_dead_lettered(void **state)
+{
+    fixture *f = *state;
+    const char *faults[] = { "--fault", "status=UNAUTHENTICATED", NULL };
+    start_emulator(f, faults);
+    make_topics(f, 1);
+    produce_comrade(f, 'c', 7, "0707077070", "Sigríður Jónsdóttir", 100, NULL);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_auth_failures_total", 2, 30000);
+    ready_state r = { f, 503 };
+    assert_true(th_wait_until(readyz_is, &r, 10000));
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_events_finished_total"), 0);
+    /* credentials fixed: the event goes through, readiness returns, nothing dead-lettered */
+    char *resp = NULL;
+    assert_int_equal(th_http("DELETE", f->emu_port, "/emulator/v1/faults", NULL, &resp), 200);
+    free(resp);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 1, 30000);
+    r.want = 200;
+    assert_true(th_wait_until(readyz_is, &r, 10000));
+    json_t *d = get_doc(f, "members/0707077070");
+    assert_non_null(d);
+    json_decref(d);
+    dlq_rec rec[1];
+    assert_int_equal(read_dlq(f, "membership_comrade", rec, 1, 3000), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -655,6 +697,7 @@ int main(void)
         T(failures_are_retried_and_nothing_dead_lettered),
         T(portal_fields_survive_and_deletes_apply),
         T(group_of_three_survives_kill_and_restart),
+        T(auth_failures_are_not_dead_lettered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
