@@ -22,7 +22,8 @@
 #include "services/consumer/fs_value.h"
 
 #define APPLY_MAX_ROUNDS 8
-#define APPLY_GET_CHUNK 300
+#define APPLY_GET_CHUNK 300 /* documents per :batchGet, at most */
+#define APPLY_MIN_CHUNK 50  /* ... and at least, when there are that many */
 
 enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD };
 
@@ -83,9 +84,19 @@ static void apply_decode(apply_ctx *a, size_t i)
 }
 
 /* Reads the needed names into the cache. Returns the class of the first failure. */
+/* Requests of a round: enough to keep max_inflight busy, none bigger than max. */
+static size_t apply_chunk(const cons *c, size_t n, size_t max)
+{
+    size_t inflight = (size_t)c->set.max_inflight, per = (n + inflight - 1) / inflight;
+    if (per < APPLY_MIN_CHUNK)
+        per = APPLY_MIN_CHUNK;
+    return per < max ? per : max;
+}
+
 static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
 {
-    size_t n = json_object_size(needs), nc = (n + APPLY_GET_CHUNK - 1) / APPLY_GET_CHUNK, k = 0;
+    size_t n = json_object_size(needs), chunk = apply_chunk(a->c, n, APPLY_GET_CHUNK);
+    size_t nc = (n + chunk - 1) / chunk, k = 0;
     const char **names = calloc(n ? n : 1, sizeof *names);
     const char *name;
     json_t *v;
@@ -93,7 +104,7 @@ static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
         names[k++] = name;
     fs_call *calls = calloc(nc ? nc : 1, sizeof *calls);
     for (size_t i = 0; i < nc; i++) {
-        size_t from = i * APPLY_GET_CHUNK, cnt = n - from < APPLY_GET_CHUNK ? n - from : APPLY_GET_CHUNK;
+        size_t from = i * chunk, cnt = n - from < chunk ? n - from : chunk;
         calls[i].verb = ":batchGet";
         calls[i].body = fs_body_batch_get(a->c->fs, names + from, cnt, a->c->read_mask);
     }
@@ -297,9 +308,10 @@ static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const
 /* Step 4. Returns how many writes were sent. */
 static size_t apply_write(apply_ctx *a)
 {
-    size_t nw = json_object_size(a->contrib), per = (size_t)a->c->set.writes_per_request, k = 0;
+    size_t nw = json_object_size(a->contrib), k = 0;
     if (nw == 0)
         return 0;
+    size_t per = apply_chunk(a->c, nw, (size_t)a->c->set.writes_per_request);
     json_t **evs = calloc(nw, sizeof *evs);
     size_t nc = (nw + per - 1) / per;
     fs_call *calls = calloc(nc, sizeof *calls);
@@ -316,7 +328,9 @@ static size_t apply_write(apply_ctx *a)
         k++;
     }
     rate_acquire(&a->c->rate, (double)nw);
+    int64_t t0 = clock_mono_us();
     fs_perform(a->c->fs, calls, nc);
+    log_debug("%zu writes in %zu requests: %lld us", nw, nc, (long long)(clock_mono_us() - t0));
     fs_class *cls = calloc(per, sizeof *cls);
     char (*msg)[160] = calloc(per, sizeof *msg);
     char (*code)[40] = calloc(per, sizeof *code);

@@ -256,6 +256,7 @@ static void fs_start(fs_client *fc, fs_xfer *x, fs_call *c, const char *authz)
     x->body = json_dumps(c->body, JSON_COMPACT);
     x->headers = curl_slist_append(NULL, "Content-Type: application/json");
     x->headers = curl_slist_append(x->headers, authz);
+    x->headers = curl_slist_append(x->headers, "Expect:"); /* no 100-continue round trip */
     x->t0_us = clock_mono_us();
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
