@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/support/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +49,8 @@ static int teardown(void **state)
 
 static char *slurp(const char *name, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof path, "tests/unit/fixtures/consumer/%s", name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc(1 << 16);
-    *len = fread(buf, 1, (1 << 16) - 1, f);
-    buf[*len] = 0;
-    fclose(f);
+    char *buf = th_fixture("consumer", name, len);
+    assert_non_null(buf);
     return buf;
 }
 
