@@ -135,6 +135,14 @@ rd_kafka_conf_t *kafka_conf_new(cfg_file *cf, const char *client_id, cfg_error *
 int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, int ntopics, int partitions,
                         int replication_factor, int timeout_ms, char *err, size_t errlen)
 {
+    return kafka_ensure_topics_config(rk, topics, ntopics, partitions, replication_factor, NULL, timeout_ms, err,
+                                      errlen);
+}
+
+int kafka_ensure_topics_config(rd_kafka_t *rk, const char *const *topics, int ntopics, int partitions,
+                               int replication_factor, const char *const *configs, int timeout_ms, char *err,
+                               size_t errlen)
+{
     rd_kafka_NewTopic_t **nt = calloc((size_t)ntopics, sizeof *nt);
     if (!nt)
         abort();
@@ -146,6 +154,13 @@ int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, int ntopics, 
             ntopics = i;
             goto out;
         }
+        for (int k = 0; configs && configs[k] && configs[k + 1]; k += 2)
+            if (rd_kafka_NewTopic_set_config(nt[i], configs[k], configs[k + 1]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                snprintf(err, errlen, "topic config %s: not accepted", configs[k]);
+                rc = -1;
+                ntopics = i + 1;
+                goto out;
+            }
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);

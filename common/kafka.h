@@ -26,6 +26,12 @@ bool kafka_property_is_secret(const char *key);
 int kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, int ntopics, int partitions,
                         int replication_factor, int timeout_ms, char *err, size_t errlen);
 
+/* The same, with topic configs for the topics it creates: "name", "value", ... NULL
+ * (e.g. "cleanup.policy", "compact"). */
+int kafka_ensure_topics_config(rd_kafka_t *rk, const char *const *topics, int ntopics, int partitions,
+                               int replication_factor, const char *const *configs, int timeout_ms, char *err,
+                               size_t errlen);
+
 /* Partition for a key as the Java client computes it (murmur2, positive, modulo n). */
 int32_t kafka_partition_for_key(const void *key, size_t len, int32_t partitions);
 

@@ -17,9 +17,15 @@ static void pg_error_text(PGconn *conn, const char *what, char *err, size_t errl
 
 PGconn *pg_connect(const char *conninfo, bool replication, char *err, size_t errlen)
 {
+    return pg_connect_options(conninfo, replication, NULL, err, errlen);
+}
+
+PGconn *pg_connect_options(const char *conninfo, bool replication, const char *options, char *err,
+                           size_t errlen)
+{
     /* expand_dbname=1 lets conninfo be a full connection string or URI; keywords
      * after it override it, and PG* variables fill what neither sets. */
-    const char *keys[4], *vals[4];
+    const char *keys[5], *vals[5];
     int n = 0;
     if (conninfo && *conninfo) {
         keys[n] = "dbname";
@@ -28,6 +34,10 @@ PGconn *pg_connect(const char *conninfo, bool replication, char *err, size_t err
     if (replication) {
         keys[n] = "replication";
         vals[n++] = "database";
+    }
+    if (options) {
+        keys[n] = "options";
+        vals[n++] = options;
     }
     keys[n] = "fallback_application_name";
     vals[n++] = "ekklesia-sync";

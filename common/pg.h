@@ -13,6 +13,10 @@
 
 /* replication: open a logical replication connection (replication=database). */
 PGconn *pg_connect(const char *conninfo, bool replication, char *err, size_t errlen);
+/* The same, with server settings for the session ("-c datestyle=ISO ..."), which win
+ * over PGOPTIONS and an options= in conninfo. */
+PGconn *pg_connect_options(const char *conninfo, bool replication, const char *options, char *err,
+                           size_t errlen);
 
 int pg_lsn_parse(const char *text, uint64_t *lsn);
 char *pg_lsn_format(uint64_t lsn, char *buf, size_t len); /* buf >= 24 */

@@ -1,0 +1,176 @@
+/* jbuf.c - growable JSON output buffer (see jbuf.h). */
+#include "services/producer/jbuf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jbuf_free(jbuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void jbuf_reset(jbuf *b)
+{
+    b->len = 0;
+}
+
+void jbuf_reserve(jbuf *b, size_t more)
+{
+    if (b->len + more + 1 <= b->cap)
+        return;
+    size_t n = b->cap ? b->cap : 256;
+    while (n < b->len + more + 1)
+        n *= 2;
+    char *p = realloc(b->data, n);
+    if (!p)
+        abort();
+    b->data = p;
+    b->cap = n;
+}
+
+void jbuf_put(jbuf *b, const void *p, size_t n)
+{
+    jbuf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void jbuf_puts(jbuf *b, const char *s)
+{
+    jbuf_put(b, s, strlen(s));
+}
+
+void jbuf_putc(jbuf *b, char c)
+{
+    jbuf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
+
+void jbuf_i64(jbuf *b, int64_t v)
+{
+    jbuf_reserve(b, 24);
+    b->len += (size_t)snprintf(b->data + b->len, 24, "%" PRId64, v);
+}
+
+void jbuf_u64(jbuf *b, uint64_t v)
+{
+    jbuf_reserve(b, 24);
+    b->len += (size_t)snprintf(b->data + b->len, 24, "%" PRIu64, v);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+void jbuf_str(jbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    jbuf_reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    while (p < end) {
+        /* copy the longest run that needs no escaping in one go */
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            jbuf_put(b, run, (size_t)(p - run));
+        if (p >= end)
+            break;
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t l = utf8_len(p, (size_t)(end - p));
+            if (l) {
+                jbuf_put(b, p, l);
+                p += l;
+            } else {
+                jbuf_put(b, "\xef\xbf\xbd", 3);
+                p++;
+            }
+            continue;
+        }
+        jbuf_reserve(b, 6);
+        b->data[b->len++] = '\\';
+        switch (c) {
+        case '"': b->data[b->len++] = '"'; break;
+        case '\\': b->data[b->len++] = '\\'; break;
+        case '\n': b->data[b->len++] = 'n'; break;
+        case '\r': b->data[b->len++] = 'r'; break;
+        case '\t': b->data[b->len++] = 't'; break;
+        case '\b': b->data[b->len++] = 'b'; break;
+        case '\f': b->data[b->len++] = 'f'; break;
+        default:
+            b->data[b->len++] = 'u';
+            b->data[b->len++] = '0';
+            b->data[b->len++] = '0';
+            b->data[b->len++] = hex[c >> 4];
+            b->data[b->len++] = hex[c & 15];
+        }
+        p++;
+    }
+    jbuf_putc(b, '"');
+}
+
+void jbuf_base64(jbuf *b, const unsigned char *p, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    jbuf_reserve(b, (n + 2) / 3 * 4 + 2);
+    char *o = b->data + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = al[v >> 18];
+        *o++ = al[(v >> 12) & 63];
+        *o++ = al[(v >> 6) & 63];
+        *o++ = al[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = al[v >> 18];
+        *o++ = al[(v >> 12) & 63];
+        *o++ = i + 1 < n ? al[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+}
+
+const char *jbuf_cstr(jbuf *b)
+{
+    jbuf_reserve(b, 0);
+    b->data[b->len] = 0;
+    return b->data;
+}

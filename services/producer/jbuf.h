@@ -1,0 +1,32 @@
+/* jbuf.h - a growable byte buffer for writing JSON quickly.
+ *
+ * The producer builds every event with it instead of a JSON tree: one pass, no
+ * allocation once the buffer has grown to the largest event. */
+#ifndef SERVICES_PRODUCER_JBUF_H
+#define SERVICES_PRODUCER_JBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct jbuf {
+    char *data;
+    size_t len, cap;
+} jbuf;
+
+void jbuf_free(jbuf *b);
+void jbuf_reset(jbuf *b);                 /* len = 0, keeps the memory */
+void jbuf_reserve(jbuf *b, size_t more);  /* aborts when memory runs out */
+void jbuf_put(jbuf *b, const void *p, size_t n);
+void jbuf_puts(jbuf *b, const char *s);
+void jbuf_putc(jbuf *b, char c);
+void jbuf_i64(jbuf *b, int64_t v);
+void jbuf_u64(jbuf *b, uint64_t v);
+/* A JSON string with quotes: escapes '"', '\\' and control characters; bytes that
+ * are not valid UTF-8 become U+FFFD, so the output is always valid JSON. */
+void jbuf_str(jbuf *b, const char *s, size_t n);
+/* Standard base64 with padding, in quotes. */
+void jbuf_base64(jbuf *b, const unsigned char *p, size_t n);
+/* The buffer as a NUL-terminated string (the NUL is not counted in len). */
+const char *jbuf_cstr(jbuf *b);
+
+#endif

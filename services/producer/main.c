@@ -1,0 +1,377 @@
+/* main.c - member-producer: PostgreSQL logical replication (pgoutput) to Kafka.
+ *
+ * Start-up: settings (-c FILE, environment), a plain SQL connection and a
+ * replication connection (TLS as libpq's sslmode says), the publication and the
+ * tables checked (catalog.c), Kafka topics created when missing, then the slot:
+ * created with an exported snapshot and the snapshot taken when snapshot.mode asks
+ * for one (snapshot.c), then streaming (stream.c) until SIGTERM/SIGINT. A lost
+ * PostgreSQL connection is retried with backoff and streaming resumes from the slot.
+ * SIGTERM: stop reading, wait for Kafka to acknowledge, confirm, exit 0. A fatal
+ * Kafka error exits 1 (the slot makes the restart safe). See docs/producer.md. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/http.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/pg.h"
+#include "services/producer/runtime.h"
+
+static volatile sig_atomic_t prod_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    prod_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: member-producer [-c FILE]\n"
+            "\n"
+            "Tails PostgreSQL logical replication (pgoutput) and publishes every change of the\n"
+            "published tables to Kafka as a Debezium-compatible event, keyed by primary key; takes\n"
+            "the initial snapshot when the slot is new. Settings come from FILE (see\n"
+            "config/producer.conf) and the environment (EKKLESIA_<KEY>, libpq's PG* variables,\n"
+            "KAFKA_BOOTSTRAP_SERVERS, KAFKA_<PROPERTY>).\n"
+            "\n"
+            "  -c, --config FILE   configuration file\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Serves /healthz, /readyz, /metrics on http.port. Exit: 0 after SIGTERM/SIGINT,\n"
+            "1 on a runtime failure, 2 on a usage or configuration error.\n");
+}
+
+static bool ready(void *ud, char *why, size_t len)
+{
+    producer *p = ud;
+    switch (p->state) {
+    case 1:
+    case 2:
+        if (!p->fatal)
+            return true;
+        snprintf(why, len, "kafka failed");
+        return false;
+    case 3:
+        snprintf(why, len, "reconnecting to PostgreSQL");
+        return false;
+    default:
+        snprintf(why, len, "starting");
+        return false;
+    }
+}
+
+static int connect_pg(producer *p)
+{
+    char err[512];
+    PQfinish(p->repl);
+    PQfinish(p->sql);
+    p->repl = p->sql = NULL;
+    p->sql = pg_connect_options(p->set.conninfo, false, PROD_SESSION_OPTIONS, err, sizeof err);
+    if (p->sql)
+        p->repl = pg_connect_options(p->set.conninfo, true, PROD_SESSION_OPTIONS, err, sizeof err);
+    if (!p->sql || !p->repl) {
+        log_error("%s", err);
+        return -1;
+    }
+    snprintf(p->db, sizeof p->db, "%s", PQdb(p->sql));
+    int v = PQserverVersion(p->repl);
+    p->proto_version = v >= 160000 ? 4 : v >= 150000 ? 3 : v >= 140000 ? 2 : 1;
+    log_info("connected to PostgreSQL %d.%d, database %s%s", v / 10000, v % 10000, p->db,
+             PQsslInUse(p->repl) ? " (TLS)" : "");
+    return 0;
+}
+
+typedef struct slot_info {
+    bool exists, lost;
+    uint64_t confirmed;
+} slot_info;
+
+static int read_slot(producer *p, slot_info *s)
+{
+    const char *params[] = { p->set.slot_name };
+    PGresult *r = PQexecParams(p->sql,
+                               "SELECT plugin, database, confirmed_flush_lsn, wal_status FROM pg_replication_slots"
+                               " WHERE slot_name = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    memset(s, 0, sizeof *s);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        log_error("reading pg_replication_slots: %s", PQerrorMessage(p->sql));
+        rc = -1;
+    } else if (PQntuples(r) == 1) {
+        if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") || strcmp(PQgetvalue(r, 0, 1), p->db)) {
+            log_error("replication slot %s exists for plugin %s in database %s, not pgoutput in %s: choose another "
+                      "postgres.slot_name or drop it", p->set.slot_name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                      p->db);
+            rc = -1;
+        }
+        s->exists = true;
+        s->lost = !strcmp(PQgetvalue(r, 0, 3), "lost");
+        if (!PQgetisnull(r, 0, 2))
+            pg_lsn_parse(PQgetvalue(r, 0, 2), &s->confirmed);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int ensure_topics(producer *p)
+{
+    const char **topics = calloc((size_t)p->ntables, sizeof *topics);
+    char **owned = calloc((size_t)p->ntables, sizeof *owned);
+    if (!topics || !owned)
+        abort();
+    for (int i = 0; i < p->ntables; i++) {
+        size_t n = strlen(p->set.topic_prefix) + strlen(p->tables[i]) + 2;
+        owned[i] = malloc(n);
+        if (!owned[i])
+            abort();
+        snprintf(owned[i], n, "%s.%s", p->set.topic_prefix, p->tables[i]);
+        topics[i] = owned[i];
+    }
+    char err[512], maxbytes[32];
+    snprintf(maxbytes, sizeof maxbytes, "%lld", p->set.max_message_bytes + 65536);
+    const char *const cfg[] = { "max.message.bytes", maxbytes, NULL };
+    const char *const state_cfg[] = { "cleanup.policy", "compact", NULL };
+    const char *const state[] = { p->set.state_topic };
+    int rc = kafka_ensure_topics_config(p->rk, topics, p->ntables, (int)p->set.partitions,
+                                        (int)p->set.replication_factor, cfg, 15000, err, sizeof err);
+    if (rc == 0)
+        rc = kafka_ensure_topics_config(p->rk, state, 1, 1, (int)p->set.replication_factor, state_cfg, 15000, err,
+                                        sizeof err);
+    if (rc != 0)
+        log_error("kafka: %s", err);
+    for (int i = 0; i < p->ntables; i++)
+        free(owned[i]);
+    free(owned);
+    free(topics);
+    return rc;
+}
+
+/* Creates the slot with an exported snapshot and takes the snapshot. 0 done, 1
+ * stopped by a signal, -1 failed. */
+static int take_snapshot(producer *p, uint64_t *start)
+{
+    char err[512], snapshot[128];
+    uint64_t cp;
+    if (pg_create_logical_slot(p->repl, p->set.slot_name, snapshot, sizeof snapshot, &cp, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_info("created replication slot %s at %X/%X; taking the initial snapshot", p->set.slot_name,
+             (unsigned)(cp >> 32), (unsigned)cp);
+    if (state_write(p, STATE_SNAPSHOT_RUNNING, cp) != 0)
+        return -1;
+    pos_init(&p->pos, cp);
+    int rc = snapshot_run(p, snapshot, cp);
+    if (rc != 0)
+        return rc;
+    if (state_write(p, STATE_SNAPSHOT_DONE, cp) != 0)
+        return -1;
+    *start = cp;
+    return 0;
+}
+
+static int drop_slot(producer *p)
+{
+    char err[512];
+    if (pg_drop_slot(p->sql, p->set.slot_name, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decides between snapshot and streaming (snapshot.mode, the slot, the state topic).
+ * 0: stream from *start; 1: stop (initial_only done, or a signal); -1: failed. */
+static int prepare(producer *p, uint64_t *start)
+{
+    slot_info s;
+    prod_state st;
+    uint64_t st_lsn;
+    if (read_slot(p, &s) != 0 || state_read(p, &st, &st_lsn) != 0)
+        return -1;
+    int mode = p->set.snapshot_mode;
+    if (s.exists && s.lost) {
+        if (mode != SNAP_WHEN_NEEDED) {
+            log_error("replication slot %s was invalidated by the server (max_slot_wal_keep_size): changes were lost; "
+                      "set snapshot.mode = \"when_needed\" to take a new snapshot, or drop the slot", p->set.slot_name);
+            return -1;
+        }
+        log_warn("replication slot %s was invalidated: dropping it and taking a new snapshot", p->set.slot_name);
+        if (drop_slot(p) != 0)
+            return -1;
+        s.exists = false;
+    }
+    if (mode == SNAP_NEVER) {
+        if (!s.exists) {
+            char err[512];
+            if (pg_create_logical_slot(p->repl, p->set.slot_name, NULL, 0, &s.confirmed, err, sizeof err) != 0) {
+                log_error("%s", err);
+                return -1;
+            }
+            log_info("created replication slot %s (snapshot.mode = never)", p->set.slot_name);
+        }
+        *start = s.confirmed;
+        pos_init(&p->pos, s.confirmed);
+        return 0;
+    }
+    if (s.exists && st == STATE_SNAPSHOT_DONE && mode != SNAP_INITIAL_ONLY) {
+        *start = s.confirmed;
+        pos_init(&p->pos, s.confirmed);
+        return 0;
+    }
+    if (s.exists) {
+        log_warn("replication slot %s has no finished snapshot (%s): dropping it and taking the snapshot again",
+                 p->set.slot_name, st == STATE_SNAPSHOT_RUNNING ? "it was interrupted" : "none recorded");
+        if (drop_slot(p) != 0)
+            return -1;
+    }
+    int rc = take_snapshot(p, start);
+    if (rc == 0 && mode == SNAP_INITIAL_ONLY) {
+        log_info("snapshot.mode = initial_only: dropping the slot and stopping");
+        drop_slot(p);
+        return 1;
+    }
+    return rc;
+}
+
+static int finish(producer *p)
+{
+    if (p->fatal) {
+        log_error("%s", p->fatal_reason);
+        return 1;
+    }
+    if (!kout_drain(p, 30000))
+        log_warn("stopping with %lld event(s) not acknowledged by Kafka: they will be sent again",
+                 p->inflight_events);
+    if (p->repl && p->state == 2) {
+        stream_send_status(p, false);
+        PQputCopyEnd(p->repl, NULL);
+        PQflush(p->repl);
+    }
+    uint64_t c = pos_advance(&p->pos);
+    log_info("stopped; confirmed %X/%X", (unsigned)(c >> 32), (unsigned)c);
+    return p->fatal ? 1 : 0;
+}
+
+static int run(producer *p)
+{
+    backoff bo;
+    backoff_init(&bo, p->set.reconnect_base_ms, p->set.reconnect_max_ms);
+    uint64_t start = 0;
+    if (connect_pg(p) != 0 || catalog_setup(p) != 0 || ensure_topics(p) != 0)
+        return 1;
+    int rc = prepare(p, &start);
+    if (rc != 0 || prod_stop)
+        return rc < 0 ? (p->fatal ? finish(p) : 1) : finish(p);
+    for (;;) {
+        rc = stream_run(p, pos_advance(&p->pos) > start ? pos_advance(&p->pos) : start);
+        if (rc <= 0 || prod_stop)
+            break;
+        /* connection lost: let Kafka acknowledge what is in flight, then resume from
+         * the confirmed position */
+        p->state = 3;
+        metric_add(p->m.reconnects, 1);
+        kout_drain(p, 60000);
+        if (p->fatal)
+            break;
+        pos_init(&p->pos, pos_advance(&p->pos));
+        p->in_txn = false;
+        while (!prod_stop) {
+            int64_t delay = backoff_next(&bo);
+            log_warn("reconnecting to PostgreSQL in %lld ms", (long long)delay);
+            for (int64_t until = clock_mono_ms() + delay; clock_mono_ms() < until && !prod_stop;)
+                kout_poll(p, 100);
+            if (prod_stop)
+                break;
+            if (connect_pg(p) == 0)
+                break;
+        }
+        if (prod_stop)
+            break;
+        backoff_reset(&bo);
+    }
+    return finish(p);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    const char *path = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (o == 'c') {
+            path = optarg;
+        } else if (o == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_init("member-producer");
+    producer p = { 0 };
+    p.stop = &prod_stop;
+    cfg_error cerr;
+    char buf[900];
+    p.cf = cfg_open(path, &cerr);
+    if (!p.cf || prod_settings_load(p.cf, &p.set, &cerr) != 0) {
+        fprintf(stderr, "member-producer: %s\n", cfg_error_str(&cerr, buf, sizeof buf));
+        cfg_close(p.cf);
+        return 2;
+    }
+    char state_topic[512];
+    if (!p.set.state_topic || !*p.set.state_topic) {
+        snprintf(state_topic, sizeof state_topic, "%s.producer-state", p.set.topic_prefix);
+        p.set.state_topic = state_topic;
+    }
+    prod_metrics_init(&p.m);
+    p.rels.lookup = catalog_type_lookup;
+    p.rels.lookup_ud = &p;
+    p.dec = pgo_decoder_new();
+    int rc = kout_open(&p);
+    if (rc != 0) {
+        cfg_close(p.cf);
+        return rc;
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char err[256];
+    ops_server *ops = ops_server_start(p.set.http_bind, (int)p.set.http_port, ready, &p, err, sizeof err);
+    if (!ops) {
+        log_error("http: %s", err);
+        rc = 1;
+    } else {
+        rc = run(&p);
+        ops_server_stop(ops);
+    }
+    kout_close(&p);
+    PQfinish(p.repl);
+    PQfinish(p.sql);
+    relcache_free(&p.rels);
+    pgo_decoder_free(p.dec);
+    pos_free(&p.pos);
+    jbuf_free(&p.key);
+    jbuf_free(&p.val);
+    for (int i = 0; i < p.ntables; i++)
+        free(p.tables[i]);
+    free(p.tables);
+    cfg_close(p.cf);
+    return rc;
+}
