@@ -266,7 +266,11 @@ static int run(producer *p)
     backoff bo;
     backoff_init(&bo, p->set.reconnect_base_ms, p->set.reconnect_max_ms);
     uint64_t start = 0;
-    if (connect_pg(p) != 0 || catalog_setup(p) != 0 || ensure_topics(p) != 0)
+    if (connect_pg(p) != 0)
+        return 1;
+    if (catalog_setup(p) != 0)
+        return 2; /* the publication or a table is not as configured */
+    if (ensure_topics(p) != 0)
         return 1;
     int rc = prepare(p, &start);
     if (rc != 0 || prod_stop)
