@@ -243,7 +243,10 @@ int catalog_relation(producer *p, const char *qualified, prod_relation **out)
      * Relation message sets them (replica identity columns, all for FULL) */
     PGresult *r = q(p,
                     "SELECT c.oid, c.relreplident, a.attname, a.atttypid, a.atttypmod,"
-                    " CASE c.relreplident WHEN 'f' THEN true"
+                    " CASE c.relreplident WHEN 'f' THEN NOT EXISTS (SELECT 1 FROM pg_index i"
+                    "                      WHERE i.indrelid = c.oid AND i.indisprimary)"
+                    "     OR a.attnum = ANY (SELECT unnest(i.indkey) FROM pg_index i"
+                    "                        WHERE i.indrelid = c.oid AND i.indisprimary)"
                     "  WHEN 'i' THEN a.attnum = ANY (SELECT unnest(i.indkey) FROM pg_index i"
                     "                               WHERE i.indrelid = c.oid AND i.indisreplident)"
                     "  ELSE a.attnum = ANY (SELECT unnest(i.indkey) FROM pg_index i"
@@ -329,4 +332,26 @@ int64_t catalog_estimate_rows(producer *p, uint32_t relid)
     int64_t n = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
     PQclear(r);
     return n;
+}
+
+void catalog_primary_key(producer *p, prod_relation *r)
+{
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", r->relid);
+    const char *params[] = { oidtxt };
+    PGresult *res = q(p,
+                      "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+                      " AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1 AND i.indisprimary",
+                      1, params, PGRES_TUPLES_OK);
+    if (!res || PQntuples(res) == 0) { /* no primary key: the whole row is the key */
+        PQclear(res);
+        return;
+    }
+    for (int c = 0; c < r->ncols; c++) {
+        r->cols[c].key = false;
+        for (int i = 0; i < PQntuples(res); i++)
+            if (!strcmp(r->cols[c].name, PQgetvalue(res, i, 0)))
+                r->cols[c].key = true;
+    }
+    PQclear(res);
 }

@@ -276,31 +276,47 @@ static int run(producer *p)
     if (rc != 0 || prod_stop)
         return rc < 0 ? (p->fatal ? finish(p) : 1) : finish(p);
     for (;;) {
-        rc = stream_run(p, pos_advance(&p->pos) > start ? pos_advance(&p->pos) : start);
+        int64_t streamed_at = clock_mono_ms();
+        rc = stream_run(p, start);
         if (rc <= 0 || prod_stop)
             break;
-        /* connection lost: let Kafka acknowledge what is in flight, then resume from
-         * the confirmed position */
+        /* connection lost: let Kafka acknowledge everything in flight (the positions
+         * of a half-read transaction are then forgotten), and resume from the
+         * confirmed position */
         p->state = 3;
         metric_add(p->m.reconnects, 1);
-        kout_drain(p, 60000);
+        while (!kout_drain(p, 5000) && !p->fatal)
+            log_warn("waiting for Kafka to acknowledge %lld event(s) before reconnecting", p->inflight_events);
         if (p->fatal)
             break;
-        pos_init(&p->pos, pos_advance(&p->pos));
+        uint64_t confirmed = pos_advance(&p->pos);
+        pos_free(&p->pos);
+        pos_init(&p->pos, confirmed);
+        start = confirmed;
         p->in_txn = false;
         while (!prod_stop) {
             int64_t delay = backoff_next(&bo);
             log_warn("reconnecting to PostgreSQL in %lld ms", (long long)delay);
             for (int64_t until = clock_mono_ms() + delay; clock_mono_ms() < until && !prod_stop;)
                 kout_poll(p, 100);
-            if (prod_stop)
-                break;
-            if (connect_pg(p) == 0)
-                break;
-        }
-        if (prod_stop)
+            if (prod_stop || connect_pg(p) != 0)
+                continue;
+            slot_info s;
+            if (read_slot(p, &s) != 0)
+                continue;
+            if (!s.exists || s.lost) {
+                snprintf(p->fatal_reason, sizeof p->fatal_reason,
+                         "replication slot %s %s while the producer was away: restart it to take a new snapshot "
+                         "(snapshot.mode = when_needed) or recreate the slot", p->set.slot_name,
+                         s.exists ? "was invalidated" : "was dropped");
+                p->fatal = 1;
+            }
             break;
-        backoff_reset(&bo);
+        }
+        if (prod_stop || p->fatal)
+            break;
+        if (clock_mono_ms() - streamed_at > 10000) /* it had been streaming well */
+            backoff_reset(&bo);
     }
     return finish(p);
 }

@@ -14,8 +14,7 @@
 
 typedef struct prod_metrics {
     metric *bytes, *confirmed_lsn, *lag_bytes, *lag_seconds, *delivery_errors, *inflight_events, *inflight_bytes,
-        *transactions, *reconnects, *backpressure_seconds, *snapshot_rows_done, *snapshot_rows_estimated,
-        *messages_ignored, *value_fallbacks, *status_updates;
+        *transactions, *reconnects, *backpressure_seconds, *messages_ignored, *value_fallbacks, *status_updates;
 } prod_metrics;
 
 typedef struct producer {
@@ -52,6 +51,9 @@ typedef struct producer {
 int catalog_setup(producer *p);
 int catalog_relation(producer *p, const char *qualified, prod_relation **out);
 bool catalog_type_lookup(void *ud, uint32_t oid, pgv_type *out);
+/* For a REPLICA IDENTITY FULL table, whose Relation message marks every column as
+ * identity: the key becomes its primary key, when it has one. */
+void catalog_primary_key(producer *p, prod_relation *r);
 int64_t catalog_estimate_rows(producer *p, uint32_t relid);
 /* "schema.table" -> quoted identifiers "\"schema\".\"table\"" (malloc'd). */
 char *catalog_quote_qualified(PGconn *conn, const char *qualified);

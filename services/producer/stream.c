@@ -76,7 +76,7 @@ static prod_relation *published(producer *p, uint32_t relid, const char *what)
 static void txn_source(producer *p, ev_source *src, uint64_t lsn)
 {
     *src = (ev_source){ .db = p->db, .prefix = p->set.topic_prefix, .snapshot = "false",
-                        .last_commit_lsn = p->last_commit_lsn, .lsn = lsn, .xid = p->txn_xid,
+                        .last_commit_lsn = p->txn_final_lsn, .lsn = lsn, .xid = p->txn_xid,
                         .commit_ts_ms = p->txn_commit_ms, .now_ms = clock_wall_ms() };
 }
 
@@ -135,7 +135,9 @@ static int on_message(producer *p, const char *data, size_t len, uint64_t lsn)
     pgo_message m;
     char err[256];
     if (pgo_decode(p->dec, data, len, &m, err, sizeof err) != 0) {
-        log_error("cannot decode a pgoutput message at %X/%X: %s", (unsigned)(lsn >> 32), (unsigned)lsn, err);
+        snprintf(p->fatal_reason, sizeof p->fatal_reason, "cannot decode a pgoutput message at %X/%X: %s",
+                 (unsigned)(lsn >> 32), (unsigned)lsn, err);
+        p->fatal = 1;
         return -1;
     }
     switch (m.type) {
@@ -161,7 +163,11 @@ static int on_message(producer *p, const char *data, size_t len, uint64_t lsn)
         prod_relation *r = relcache_put(&p->rels, m.u.relation.relid, m.u.relation.nspname, m.u.relation.relname,
                                         m.u.relation.replident, m.u.relation.ncols, m.u.relation.cols,
                                         p->set.topic_prefix);
-        r->published = is_published(p, r->schema, r->table);
+        /* with no table list, whatever the publication sends is ours (a table the DBA
+         * added while we run; its topic is created at the next start if missing) */
+        r->published = !p->set.tables || is_published(p, r->schema, r->table);
+        if (r->replident == 'f')
+            catalog_primary_key(p, r);
         log_debug("relation %s.%s: %d columns", r->schema, r->table, r->ncols);
         return 0;
     }
