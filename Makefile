@@ -120,7 +120,7 @@ bench: bins
 	@bench/run
 
 check-deploy:
-	@scripts/check-deploy
+	@scripts/validate-deploy
 
 clean:
 	rm -rf build build-asan

@@ -249,7 +249,8 @@ static void apply_merge(apply_ctx *a)
         switch (st) {
         case MAP_OK:
             x->outcome = OUT_APPLIED;
-            apply_contribute(a, x->route.doc, i);
+            if (x->route.doc[0])
+                apply_contribute(a, x->route.doc, i);
             if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
                 apply_contribute(a, x->route.own_index, i);
             break;
@@ -421,8 +422,8 @@ static void apply_log_failures(apply_ctx *a)
         cev *e = a->b[i];
         apply_item *x = &a->it[i];
         if (x->outcome == OUT_RETRY && (e->attempts <= 3 || e->attempts % 50 == 0))
-            log_info("retrying %s[%d]@%lld: %s, attempt %d", a->qs[i]->topic, a->qs[i]->partition,
-                     (long long)e->offset, e->err_class, e->attempts);
+            log_info("retrying %s[%d]@%lld: %s (%s), attempt %d", a->qs[i]->topic, a->qs[i]->partition,
+                     (long long)e->offset, e->err_class, e->err_msg, e->attempts);
         else if (x->outcome == OUT_DLQ)
             log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
                      e->err_class);

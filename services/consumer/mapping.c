@@ -272,6 +272,23 @@ static const char *map_index_target(json_t *entry)
     return fsv_get_string(json_object_get(json_object_get(entry, "fields"), "doc"));
 }
 
+/* Some table finds its document through rows of t. */
+static bool map_is_parent(const map_config *mc, const map_table *t)
+{
+    for (size_t i = 0; i < mc->ntables; i++)
+        if (mc->tables[i].parent && !strcmp(mc->tables[i].parent, t->table))
+            return true;
+    return false;
+}
+
+/* The entry of a row a skip rule left out (a placeholder): its children are left out. */
+static bool map_index_skipped(json_t *entry)
+{
+    const char *doc = map_index_target(entry);
+    return (!doc || !*doc) &&
+           json_is_true(json_object_get(json_object_get(json_object_get(entry, "fields"), "skipped"), "booleanValue"));
+}
+
 /* Columns for the document are in the row: all of them, none, or some (an error). */
 static int map_row_has(const json_t *row, char *const *cols, int n)
 {
@@ -303,8 +320,10 @@ static map_status map_parent_doc(const map_config *mc, const map_table *t, const
     int c = map_cached(cache, idx, needs, &e);
     if (c < 0)
         return MAP_NEED;
+    if (c == 1 && map_index_skipped(e))
+        return MAP_SKIP; /* the parent row was left out by a skip rule */
     if (c == 0 || !map_index_target(e)) {
-        snprintf(err, errlen, "table %s: parent %s row not synced yet", t->table, t->parent);
+        snprintf(err, errlen, "table %s: parent %s row %s not synced yet", t->table, t->parent, vals);
         return MAP_WAIT;
     }
     snprintf(r->doc, sizeof r->doc, "%s", map_index_target(e));
@@ -324,6 +343,8 @@ static map_status map_own_index_doc(const map_table *t, const ev_event *ev, json
     int c = map_cached(cache, r->own_index, needs, &e);
     if (c < 0)
         return MAP_NEED;
+    if (c == 1 && map_index_skipped(e))
+        return MAP_SKIP;
     if (c == 0 || !map_index_target(e)) {
         if (ev->op == 'd')
             return MAP_SKIP; /* a row never applied (skipped placeholder...) is gone */
@@ -409,8 +430,12 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     snprintf(r->own_index, sizeof r->own_index, "%s/%s:%s", mc->index_collection, t->table, r->rowkey);
     const json_t *row = ev_row(ev);
     for (size_t i = 0; i < t->nskips; i++)
-        if (map_skip_matches(mc, &t->skips[i], row))
-            return MAP_SKIP;
+        if (map_skip_matches(mc, &t->skips[i], row)) {
+            if (!t->index || ev->op == 'd' || !map_is_parent(mc, t))
+                return MAP_SKIP;
+            r->skipped_row = true; /* written as such into its index entry by map_merge */
+            return MAP_OK;
+        }
     size_t before = json_array_size(needs);
     map_status st = map_find_doc(mc, t, ev, cache, r, needs, err, errlen);
     if (st != MAP_OK)
@@ -728,6 +753,12 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
                      size_t errlen)
 {
     const map_table *t = r->t;
+    if (r->skipped_row) {
+        json_t *idx = map_entry(cache, r->own_index);
+        map_put(idx, "skipped", fsv_bool(true));
+        json_object_set_new(idx, "_blind", json_true());
+        return MAP_OK;
+    }
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
     bool known;
@@ -775,6 +806,7 @@ json_t *map_read_mask(const map_config *mc)
     json_t *set = json_object(), *out = json_array();
     json_object_set_new(set, "metadata.sync", json_true());
     json_object_set_new(set, "doc", json_true());
+    json_object_set_new(set, "skipped", json_true());
     json_object_set_new(set, "deleted_at", json_true());
     for (size_t i = 0; i < mc->nderived; i++)
         for (size_t r = 0; r < mc->derived[i].nrules; r++)

@@ -151,6 +151,8 @@ typedef struct map_route {
     char doc[1600];   /* "members/0101302989" */
     char rowkey[256]; /* the row's key values joined with ',' */
     char own_index[512]; /* "sync_keys/membership_comrade:42" when t->index */
+    bool skipped_row;    /* a skip rule matched a row whose children find it through its
+                          * index entry: the entry says "skipped", so they are skipped too */
 } map_route;
 
 /* Finds the event's document. key: the Kafka record key (JSON object of the primary

@@ -41,6 +41,25 @@ fi
 if [ -x "$root/build/bin/member-producer" ]; then
   check "producer is ready" 'curl -fsS "http://127.0.0.1:$EKKLESIA_STACK_PRODUCER_PORT/readyz" >/dev/null'
 fi
+if [ -x "$root/build/bin/member-producer" ] && [ -x "$root/build/bin/member-consumer" ]; then
+  # the whole pipeline: PostgreSQL -> member-producer -> Kafka -> member-consumer -> Firestore
+  project=$(. "$dir/env"; echo "$GOOGLE_CLOUD_PROJECT")
+  doc_url="http://127.0.0.1:$EKKLESIA_STACK_FIRESTORE_PORT/v1/projects/$project/databases/(default)/documents/members/0101019999"
+  doc_has() { curl -fsS "$doc_url" 2>/dev/null | grep -q -- "$1"; }
+  admin_sql "BEGIN; WITH c AS (INSERT INTO membership_comrade (name, ssn, birthday) VALUES ('Þórunn Prófsdóttir', '0101019999', '2001-01-01') RETURNING id) INSERT INTO membership_contactinfo (comrade_id, email, phone) SELECT id, 'thorunn@example.is', '5551234' FROM c; COMMIT;" >/dev/null
+  check "a new member reaches Firestore through the whole pipeline" \
+    'wait_for 90 "the new member in Firestore" doc_has "thorunn@example.is" && doc_has "Þórunn Prófsdóttir"'
+  admin_sql "UPDATE membership_contactinfo SET email = 'thorunn.ny@example.is' WHERE comrade_id = (SELECT id FROM membership_comrade WHERE ssn = '0101019999')" >/dev/null
+  check "a changed e-mail follows" 'wait_for 60 "the new e-mail in Firestore" doc_has "thorunn.ny@example.is"'
+  seeded_doc() { curl -fsS "http://127.0.0.1:$EKKLESIA_STACK_FIRESTORE_PORT/v1/projects/$project/databases/(default)/documents/members/$1" 2>/dev/null | grep -q '"django_id"'; }
+  ssn=$(admin_sql "SELECT ssn FROM membership_comrade WHERE deleted_at IS NULL AND ssn <> '0101019999' AND ssn NOT LIKE '9999%' ORDER BY id DESC LIMIT 1")
+  check "the seeded members arrived through the initial snapshot" 'wait_for 60 "a seeded member in Firestore" seeded_doc "$ssn"'
+  # every event of every table applied or deliberately skipped: no partition waits for
+  # a parent that will never come (the placeholders' rows)
+  caught_up() { (set -a; . "$dir/env"; set +a; "$root/build/bin/memberctl" status 2>/dev/null) |
+    awk '$1 ~ /^ekklesia\.public\./ { n++; if ($4 != 0) bad = 1 } END { exit (bad || n < 8) }'; }
+  check "the consumers catch up on every table" 'wait_for 90 "consumer lag 0 on every topic" caught_up'
+fi
 
 start=$(date +%s%N)
 "$root/scripts/stack" up >"$dir/up2.log" 2>&1
