@@ -682,6 +682,50 @@ static void connection_loss_resumes(void **state)
     pt_teardown(&t);
 }
 
+/* memberctl snapshot: every row again as op "r", beside the running producer, through
+ * a temporary slot that is gone afterwards. */
+static void memberctl_snapshot_backfills(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL);"
+                 "INSERT INTO work SELECT g, 0 FROM generate_series(1, 500) g;");
+    pt_start(&t, "public.work", "initial", NULL);
+    pt_read(&t);
+    assert_true(pt_wait_events(&t, "work", 500, 30000));
+    char e1[600], e2[600], e3[600], e4[600];
+    snprintf(e1, sizeof e1, "EKKLESIA_POSTGRES_CONNINFO=%s", t.conninfo);
+    snprintf(e2, sizeof e2, "EKKLESIA_POSTGRES_PUBLICATION=%s", t.db);
+    snprintf(e3, sizeof e3, "EKKLESIA_KAFKA_TOPIC_PREFIX=%s", t.prefix);
+    snprintf(e4, sizeof e4, "EKKLESIA_PRODUCER_SLOT_NAME=%s", t.db);
+    const char *env[] = { e1, e2, e3, e4, NULL };
+    const char *dry[] = { "memberctl", "snapshot", NULL };
+    char *out = NULL;
+    assert_int_equal(th_run(dry, env, &out, 30000), 0);
+    assert_non_null(strstr(out, "would take"));
+    free(out);
+    assert_int_equal(th_sql(t.conninfo, "UPDATE work SET v = 1 WHERE id <= 10"), 0);
+    const char *argv[] = { "memberctl", "snapshot", "--execute", NULL };
+    assert_int_equal(th_run(argv, env, &out, 120000), 0);
+    free(out);
+    assert_true(pt_wait_events(&t, "work", 1010, 30000));
+    size_t reads = 0;
+    for (size_t i = 0; i < th_reader_count(t.reader); i++) {
+        json_t *v = value_of(th_reader_get(t.reader, i));
+        reads += !strcmp(str(v, "op"), "r");
+        json_decref(v);
+    }
+    assert_int_equal(reads, 1000);
+    assert_converges(&t, 500, 30000);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '%s_snapshot_%%'", t.db);
+    char *n = th_sql_value(t.conninfo, sql);
+    assert_string_equal(n, "0");
+    free(n);
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +736,7 @@ int main(void)
         cmocka_unit_test(idle_slot_follows_wal),
         cmocka_unit_test(kill9_and_restart),
         cmocka_unit_test(connection_loss_resumes),
+        cmocka_unit_test(memberctl_snapshot_backfills),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,5 +46,6 @@ void ctl_print_json(json_t *j); /* prints and frees */
 int ctl_status(ctl_ctx *ctx, int argc, char **argv);
 int ctl_dlq(ctl_ctx *ctx, int argc, char **argv);
 int ctl_replay(ctl_ctx *ctx, int argc, char **argv);
+int ctl_snapshot(ctl_ctx *ctx, int argc, char **argv);
 
 #endif

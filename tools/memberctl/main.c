@@ -24,6 +24,9 @@ static void usage(FILE *out)
             "                                      re-publish records to the topic they came from\n"
             "  replay TOPIC... --to-earliest|--to-timestamp MS|--to-offset N [--group G] [--execute]\n"
             "                                      move the consumer group back to re-read (backfill)\n"
+            "  snapshot [--tables T,...] [--producer-config FILE] [--execute]\n"
+            "                                      a new snapshot of the tables into the topics, beside\n"
+            "                                      the running producer (a temporary slot)\n"
             "\n"
             "options:\n"
             "  -c, --config FILE          settings file (as member-consumer's; keys below)\n"
@@ -33,7 +36,8 @@ static void usage(FILE *out)
             "\n"
             "settings (file key / environment): kafka.topic_prefix / EKKLESIA_KAFKA_TOPIC_PREFIX\n"
             "  (ekklesia), consumer.group_id / EKKLESIA_CONSUMER_GROUP_ID (member-consumer),\n"
-            "  producer.slot_name / EKKLESIA_PRODUCER_SLOT_NAME (ekklesia_sync), postgres.conninfo /\n"
+            "  producer.slot_name / EKKLESIA_PRODUCER_SLOT_NAME (else the producer's postgres.slot_name,\n"
+            "  ekklesia_sync), postgres.conninfo /\n"
             "  EKKLESIA_POSTGRES_CONNINFO (else PG* variables), dead_letter.suffix (.dlq);\n"
             "  KAFKA_BOOTSTRAP_SERVERS and KAFKA_<PROPERTY> as for the services.\n");
 }
@@ -44,6 +48,8 @@ static int load_settings(ctl_ctx *ctx)
     if (cfg_string(ctx->cfg, "kafka.topic_prefix", "ekklesia", &ctx->topic_prefix, &err) ||
         cfg_string(ctx->cfg, "consumer.group_id", "member-consumer", &ctx->group_id, &err) ||
         cfg_string(ctx->cfg, "producer.slot_name", "ekklesia_sync", &ctx->slot_name, &err) ||
+        (!cfg_setting(ctx->cfg, "producer.slot_name") && !getenv("EKKLESIA_PRODUCER_SLOT_NAME") &&
+         cfg_string(ctx->cfg, "postgres.slot_name", "ekklesia_sync", &ctx->slot_name, &err)) ||
         cfg_string(ctx->cfg, "postgres.conninfo", "", &ctx->pg_conninfo, &err) ||
         cfg_string(ctx->cfg, "dead_letter.suffix", ".dlq", &ctx->dlq_suffix, &err)) {
         fprintf(stderr, "memberctl: %s: %s\n", err.where, err.reason);
@@ -106,6 +112,8 @@ int main(int argc, char **argv)
         rc = ctl_dlq(&ctx, n, rest);
     else if (strcmp(rest[0], "replay") == 0)
         rc = ctl_replay(&ctx, n, rest);
+    else if (strcmp(rest[0], "snapshot") == 0)
+        rc = ctl_snapshot(&ctx, n, rest);
     else {
         fprintf(stderr, "memberctl: unknown command '%s'\n", rest[0]);
         usage(stderr);
