@@ -438,6 +438,7 @@ typedef struct writer {
     volatile int stop;
     int keys;        /* updates go to ids 1..keys */
     int inserts;     /* or: insert ids 1..inserts, one transaction each, then stop */
+    int pause_us;    /* between statements */
     long done;
     pthread_t th;
 } writer;
@@ -462,9 +463,18 @@ static void *writer_main(void *ud)
             snprintf(sql, sizeof sql, "UPDATE work SET v = v + 1 WHERE id = %d", 1 + (int)(rand_r(&seed) % (unsigned)w->keys));
         }
         PGresult *r = PQexec(c, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            fprintf(stderr, "writer: %s", PQerrorMessage(c));
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
+        if (!ok && w->inserts) { /* the server restarting: reconnect and insert the row again */
+            usleep(100000);
+            PQreset(c);
+            i--;
+            continue;
+        }
+        if (!ok)
+            fprintf(stderr, "writer: %s", PQerrorMessage(c));
+        if (w->pause_us)
+            usleep((useconds_t)w->pause_us);
         w->done = i;
     }
     PQfinish(c);
@@ -726,6 +736,50 @@ static void memberctl_snapshot_backfills(void **state)
     pt_teardown(&t);
 }
 
+/* Runs a function of scripts/lib/servers.sh on the test run's own servers. */
+static void servers_sh(const char *what)
+{
+    char servers[600], cmd[2048];
+    snprintf(servers, sizeof servers, "%s", th_env("EKKLESIA_TEST_TMPDIR"));
+    char *slash = strrchr(servers, '/');
+    assert_non_null(slash);
+    *slash = 0;
+    const char *kafka = th_env("KAFKA_BOOTSTRAP_SERVERS");
+    snprintf(cmd, sizeof cmd,
+             "bash -c 'ekk_root=%s; . %s/scripts/lib/servers.sh; S=%s; PGPORT_=%s; KPORT_=%s; %s' >&2",
+             th_env("EKKLESIA_TEST_ROOT"), th_env("EKKLESIA_TEST_ROOT"), servers, th_env("EKKLESIA_TEST_PGPORT"),
+             strrchr(kafka, ':') + 1, what);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* PostgreSQL restarted, then the Kafka broker restarted, during a write workload:
+ * every committed row arrives, in order per key. */
+static void database_and_broker_restarts(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL)");
+    pt_start(&t, "public.work", "never", NULL);
+    writer w;
+    memset(&w, 0, sizeof w);
+    w.conninfo = t.conninfo;
+    w.inserts = 3000;
+    w.pause_us = 1000;
+    assert_int_equal(pthread_create(&w.th, NULL, writer_main, &w), 0);
+    while (w.done < 1000)
+        usleep(5000);
+    servers_sh("pg_stop $S/pg && pg_start $S/pg $PGPORT_");
+    while (w.done < 2000)
+        usleep(5000);
+    servers_sh("kafka_stop $S/kafka && kafka_start $S/kafka $KPORT_");
+    pthread_join(w.th, NULL);
+    pt_read(&t);
+    assert_converges(&t, 3000, 120000);
+    assert_true(t.pid > 0 && !th_exited(t.pid, &(int){ 0 }));
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +791,7 @@ int main(void)
         cmocka_unit_test(kill9_and_restart),
         cmocka_unit_test(connection_loss_resumes),
         cmocka_unit_test(memberctl_snapshot_backfills),
+        cmocka_unit_test(database_and_broker_restarts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
