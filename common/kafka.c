@@ -78,15 +78,13 @@ static int kafka_conf_from_env(rd_kafka_conf_t *conf, cfg_error *err)
 
 static int kafka_conf_from_file(rd_kafka_conf_t *conf, cfg_file *cf, cfg_error *err)
 {
+    /* the file's value or EKKLESIA_KAFKA_BOOTSTRAP_SERVERS (KAFKA_BOOTSTRAP_SERVERS,
+     * applied after this, wins over both) */
     const char *bootstrap = NULL;
-    config_setting_t *bs = cfg_setting(cf, "kafka.bootstrap_servers");
-    if (bs) {
-        bootstrap = config_setting_get_string(bs);
-        if (!bootstrap)
-            return cfg_fail(cf, bs, err, "kafka.bootstrap_servers must be a string");
-        if (kafka_conf_set(conf, "bootstrap.servers", bootstrap, err) != 0)
-            return cfg_fail(cf, bs, err, "%s", err->reason);
-    }
+    if (cfg_string(cf, "kafka.bootstrap_servers", NULL, &bootstrap, err) != 0)
+        return -1;
+    if (bootstrap && kafka_conf_set(conf, "bootstrap.servers", bootstrap, err) != 0)
+        return -1;
     config_setting_t *props = cfg_setting(cf, "kafka.properties");
     if (!props)
         return 0;

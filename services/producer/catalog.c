@@ -291,8 +291,10 @@ static bool type_lookup_depth(producer *p, uint32_t oid, pgv_type *out, int dept
     char oidtxt[16];
     snprintf(oidtxt, sizeof oidtxt, "%u", oid);
     const char *params[] = { oidtxt };
-    PGresult *r = q(p, "SELECT typtype, typbasetype, typelem, typcategory FROM pg_type WHERE oid = $1", 1, params,
-                    PGRES_TUPLES_OK);
+    PGresult *r = q(p,
+                    "SELECT t.typtype, t.typbasetype, t.typelem, t.typcategory, COALESCE(e.typdelim, ',')"
+                    " FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem WHERE t.oid = $1",
+                    1, params, PGRES_TUPLES_OK);
     if (!r)
         return false;
     bool ok = false;
@@ -302,6 +304,9 @@ static bool type_lookup_depth(producer *p, uint32_t oid, pgv_type *out, int dept
         uint32_t elem = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
         if (typtype == 'd') {
             ok = type_lookup_depth(p, base, out, depth + 1);
+        } else if (category == 'A' && elem && PQgetvalue(r, 0, 4)[0] != ',') {
+            *out = (pgv_type){ PGV_TEXT, false }; /* box[] and the like: ';' between elements */
+            ok = true;
         } else if (category == 'A' && elem) {
             pgv_type e = { PGV_TEXT, false };
             type_lookup_depth(p, elem, &e, depth + 1);

@@ -213,7 +213,7 @@ static const char types_schema[] =
     "CREATE TABLE all_types (id bigint PRIMARY KEY, i2 smallint, i4 integer, f4 real, f8 double precision,"
     " num numeric(12,3), b boolean, t text, vc varchar(20), c char(3), d date, tm time, ttz timetz, ts timestamp,"
     " tstz timestamptz, iv interval, u uuid, j json, jb jsonb, by bytea, ia integer[], ta text[], m mood, p posint,"
-    " mo money, ma mood[], da date[]);"
+    " mo money, ma mood[], da date[], bx box[]);"
     "CREATE TABLE big (id int PRIMARY KEY, body text, note text);"
     "ALTER TABLE big ALTER COLUMN body SET STORAGE EXTERNAL;";
 
@@ -229,7 +229,8 @@ static void every_type_converted(void **state)
         "INSERT INTO all_types VALUES (1, -2, 40000, 1.5, 'NaN', 123.450, true, 'Þórdís Ægisdóttir \"q\"\n', 'vc', 'ab',"
         " '2024-02-29', '13:14:15.5', '13:14:15+02', '2024-02-29 13:14:15.123456', '2024-02-29 23:30:00-05',"
         " '1 year 2 mons 3 days 04:05:06.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '{\"b\": null}',"
-        " '\\xdeadbeef', '{1,NULL,3}', '{\"a b\",\"c,d\",NULL}', 'happy', 7, 12.34, '{sad,ok}', '{2024-01-01,infinity}');"
+        " '\\xdeadbeef', '{1,NULL,3}', '{\"a b\",\"c,d\",NULL}', 'happy', 7, 12.34, '{sad,ok}', '{2024-01-01,infinity}',"
+        " '{(3,4),(1,2);(7,8),(5,6)}');"
         "INSERT INTO all_types (id) VALUES (2);"
         "INSERT INTO all_types (id, f8, d, tstz) VALUES (3, '-Infinity', '0044-03-15 BC', 'infinity');"
         "INSERT INTO big VALUES (1, repeat('Þ', 600000), 'a');"
@@ -274,6 +275,7 @@ static void every_type_converted(void **state)
     assert_non_null(str(a, "mo"));
     assert_string_equal(json_string_value(json_array_get(json_object_get(a, "ma"), 1)), "ok");
     assert_string_equal(json_string_value(json_array_get(json_object_get(a, "da"), 1)), "infinity");
+    assert_string_equal(str(a, "bx"), "{(3,4),(1,2);(7,8),(5,6)}"); /* ';'-delimited: its text */
     json_t *src = json_object_get(v, "source");
     assert_string_equal(str(src, "connector"), "postgresql");
     assert_string_equal(str(src, "table"), "all_types");
