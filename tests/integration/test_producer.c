@@ -59,8 +59,10 @@ static bool pt_ready(void *ud)
     return code == 200;
 }
 
-/* Starts the producer on the test's database; extra: more "K=V" settings. */
-static void pt_start(ptest *t, const char *tables, const char *snapshot_mode, const char *const *extra)
+/* Starts the producer (bin: a path, or a name in EKKLESIA_TEST_BIN) on the test's
+ * database; extra: more "K=V" settings. */
+static void pt_start_bin(ptest *t, const char *bin, const char *tables, const char *snapshot_mode,
+                         const char *const *extra)
 {
     char e[16][600];
     int n = 0;
@@ -81,11 +83,16 @@ static void pt_start(ptest *t, const char *tables, const char *snapshot_mode, co
     for (int i = 0; extra && extra[i]; i++)
         env[k++] = extra[i];
     env[k] = NULL;
-    const char *argv[] = { "member-producer", NULL };
+    const char *argv[] = { bin, NULL };
     t->pid = th_spawn(argv, env, t->log);
     assert_true(t->pid > 0);
     assert_true(th_wait_until(pt_ready, t, 60000));
     assert_true(t->pid > 0); /* it did not exit */
+}
+
+static void pt_start(ptest *t, const char *tables, const char *snapshot_mode, const char *const *extra)
+{
+    pt_start_bin(t, "member-producer", tables, snapshot_mode, extra);
 }
 
 static void pt_stop(ptest *t)
@@ -738,6 +745,52 @@ static void memberctl_snapshot_backfills(void **state)
     pt_teardown(&t);
 }
 
+static long vm_hwm_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* One transaction of 1,000,000 rows: every event acknowledged before the slot moves
+ * past it, and the producer's peak memory stays under 64 MB (the optimised build;
+ * under AddressSanitizer only the events are counted). */
+static void million_row_transaction(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL, note text)");
+    char plain[700];
+    snprintf(plain, sizeof plain, "%s/build/bin/member-producer", th_env("EKKLESIA_TEST_ROOT"));
+    bool optimised = access(plain, X_OK) == 0;
+    const char *extra[] = { "EKKLESIA_PRODUCER_MAX_INFLIGHT_EVENTS=20000", NULL };
+    pt_start_bin(&t, optimised ? plain : "member-producer", "public.work", "never", extra);
+    assert_int_equal(th_sql(t.conninfo, "INSERT INTO work SELECT g, g, 'Þórdís Ægisdóttir' FROM generate_series(1, 1000000) g"), 0);
+    slot_wait s = { .t = &t };
+    char *lsn = th_sql_value(t.conninfo, "SELECT pg_current_wal_lsn()");
+    snprintf(s.target, sizeof s.target, "%s", lsn);
+    free(lsn);
+    if (!th_wait_until(slot_caught_up, &s, 300000))
+        fail_msg("the slot did not pass the million-row transaction");
+    char *m = NULL;
+    assert_int_equal(th_http("GET", t.http_port, "/metrics", NULL, &m), 200);
+    assert_non_null(strstr(m, "ekklesia_sync_producer_events_total{table=\"public.work\",op=\"c\"} 1000000\n"));
+    free(m);
+    long kb = vm_hwm_kb(t.pid);
+    fprintf(stderr, "# peak resident size %ld kB (%s build)\n", kb, optimised ? "optimised" : "sanitizer");
+    if (optimised)
+        assert_true(kb > 0 && kb < 64 * 1024);
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 /* Runs a function of scripts/lib/servers.sh on the test run's own servers. */
 static void servers_sh(const char *what)
 {
@@ -794,6 +847,7 @@ int main(void)
         cmocka_unit_test(connection_loss_resumes),
         cmocka_unit_test(memberctl_snapshot_backfills),
         cmocka_unit_test(database_and_broker_restarts),
+        cmocka_unit_test(million_row_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
