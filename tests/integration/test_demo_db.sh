@@ -43,7 +43,7 @@ as_producer() { PGUSER=ekklesia_producer PGPASSWORD=pw psql -X -q -tA -h 127.0.0
 check "producer role reads the published tables" '[ "$(as_producer "SELECT count(*) FROM membership_comrade")" = 1500 ]'
 check "producer role cannot write" '[[ "$(as_producer "UPDATE membership_comrade SET name = name WHERE id = 1")" == *"permission denied"* ]]'
 check "producer role is no superuser but may replicate" '[ "$(q "SELECT rolsuper::text || rolreplication::text FROM pg_roles WHERE rolname = '\''ekklesia_producer'\''")" = falsetrue ]'
-check "the publication covers the member tables" '[ "$(q "SELECT count(*) FROM pg_publication_tables WHERE pubname = '\''ekklesia_sync'\''")" = 8 ]'
+check "the publication covers the member tables and the reference tables the mapping reads" '[ "$(q "SELECT count(*) FROM pg_publication_tables WHERE pubname = '\''ekklesia_sync'\''")" = 15 ]'
 
 before=$(q "SELECT count(*) FROM membership_comrade")
 out=$("$root/build/bin/member-seed" activity --rate 50 --duration 2 2>&1)
