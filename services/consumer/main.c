@@ -7,25 +7,19 @@
  * pause partitions that back off or buffer too much. SIGTERM/SIGINT: the batch in
  * flight finishes, applied offsets are committed, the consumer leaves the group, exit 0.
  * See docs/consumer.md. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "services/consumer/consumer.h"
 
-static volatile sig_atomic_t cons_stop;
-
-static void cons_on_signal(int sig)
-{
-    (void)sig;
-    cons_stop = 1;
-}
+#define cons_stop cli_stop
 
 static void cons_usage(FILE *out)
 {
@@ -349,25 +343,10 @@ static int cons_load(cons *c, const char *path, cfg_file **cfp)
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = { { "config", required_argument, NULL, 'c' },
-                                           { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-    const char *path = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", longs, NULL)) != -1) {
-        if (opt == 'c') {
-            path = optarg;
-        } else if (opt == 'h') {
-            cons_usage(stdout);
-            return 0;
-        } else {
-            cons_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        cons_usage(stderr);
-        return 2;
-    }
+    const char *path;
+    int exit_code = cli_config_args(argc, argv, cons_usage, &path);
+    if (exit_code >= 0)
+        return exit_code;
     log_init("member-consumer");
     cons c = { 0 };
     cfg_file *cf = NULL;
@@ -387,9 +366,7 @@ int main(int argc, char **argv)
         rc = 1;
     }
     if (rc == 0) {
-        struct sigaction sa = { .sa_handler = cons_on_signal };
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        cli_catch_stop_signals();
         rate_init(&c.rate, c.set.max_writes_per_second, c.set.ramp, c.set.ramp_start);
         c.last_progress_ms = clock_mono_ms();
         log_info("consuming %s as group %s (http port %d)", c.set.topics, c.set.group_id, ops_server_port(ops));

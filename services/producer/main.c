@@ -8,13 +8,13 @@
  * PostgreSQL connection is retried with backoff and streaming resumes from the slot.
  * SIGTERM: stop reading, wait for Kafka to acknowledge, confirm, exit 0. A fatal
  * Kafka error exits 1 (the slot makes the restart safe). See docs/producer.md. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/backoff.h"
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/kafka.h"
@@ -22,13 +22,7 @@
 #include "common/pg.h"
 #include "services/producer/runtime.h"
 
-static volatile sig_atomic_t prod_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    prod_stop = 1;
-}
+#define prod_stop cli_stop
 
 static void usage(FILE *out)
 {
@@ -323,26 +317,10 @@ static int run(producer *p)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-                                          { "help", no_argument, NULL, 'h' },
-                                          { NULL, 0, NULL, 0 } };
-    const char *path = NULL;
-    int o;
-    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (o == 'c') {
-            path = optarg;
-        } else if (o == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    const char *path;
+    int exit_code = cli_config_args(argc, argv, usage, &path);
+    if (exit_code >= 0)
+        return exit_code;
     log_init("member-producer");
     producer p = { 0 };
     p.stop = &prod_stop;
@@ -368,10 +346,7 @@ int main(int argc, char **argv)
         cfg_close(p.cf);
         return rc;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_stop_signals();
     char err[256];
     ops_server *ops = ops_server_start(p.set.http_bind, (int)p.set.http_port, ready, &p, err, sizeof err);
     if (!ops) {

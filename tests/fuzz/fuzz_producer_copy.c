@@ -10,27 +10,11 @@
 #include <string.h>
 
 #include "services/producer/producer.h"
-#include "tests/fuzz/json_valid.h"
+#include "tests/fuzz/must_be_json.h"
 
 #define NKINDS (PGV_UUID + 1)
 #define MAXCOLS 32
 
-/* Valid JSON by the grammar (json_valid.h); jansson must parse it too unless it holds a
- * number beyond jansson's range, which the grammar allows. */
-static void must_be_json(const jbuf *b)
-{
-    if (!json_valid(b->data, b->len)) {
-        fprintf(stderr, "not JSON: %.*s\n", (int)b->len, b->data);
-        abort();
-    }
-    json_error_t e;
-    json_t *j = json_loadb(b->data, b->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-    if (!j && !strstr(e.text, "too big") && !strstr(e.text, "overflow")) {
-        fprintf(stderr, "jansson: %s: %.*s\n", e.text, (int)b->len, b->data);
-        abort();
-    }
-    json_decref(j);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

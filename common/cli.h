@@ -1,0 +1,17 @@
+/* cli.h - the command line every service shares: [-c FILE] [-h]. */
+#ifndef COMMON_CLI_H
+#define COMMON_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+
+/* Set to 1 by SIGTERM and SIGINT once cli_catch_stop_signals() has run. */
+extern volatile sig_atomic_t cli_stop;
+/* SIGTERM and SIGINT set cli_stop (a clean stop); SIGPIPE is ignored. */
+void cli_catch_stop_signals(void);
+
+/* Parses -c/--config FILE and -h/--help. Returns -1 to go on (with *path set or
+ * NULL), or the exit status: 0 after printing the help, 2 on a usage error. */
+int cli_config_args(int argc, char **argv, void (*usage)(FILE *out), const char **path);
+
+#endif
