@@ -791,6 +791,48 @@ static void million_row_transaction(void **state)
     pt_teardown(&t);
 }
 
+static bool snapshot_started(void *ud)
+{
+    ptest *t = ud;
+    char *m = NULL;
+    bool started = false;
+    if (th_http("GET", t->http_port, "/metrics", NULL, &m) == 200 && m) {
+        const char *p = strstr(m, "ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} ");
+        started = p && atol(p + strlen("ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} ")) >= 1024;
+    }
+    free(m);
+    return started;
+}
+
+/* kill -9 in the middle of the initial snapshot: the next start sees the snapshot was
+ * not finished, takes it again from a new slot, and every row arrives. */
+static void interrupted_snapshot_is_redone(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL, pad text);"
+                 "INSERT INTO work SELECT g, 0, repeat('p', 100) FROM generate_series(1, 100000) g;");
+    const char *extra[] = { "EKKLESIA_PRODUCER_MAX_INFLIGHT_EVENTS=500", NULL };
+    t.http_port = th_free_port();
+    pt_start(&t, "public.work", "initial", extra);
+    assert_true(th_wait_until(snapshot_started, &t, 30000));
+    th_stop(t.pid, SIGKILL, 5000);
+    assert_int_equal(th_sql(t.conninfo, "UPDATE work SET v = 1 WHERE id = 99999"), 0);
+    pt_start(&t, "public.work", "initial", NULL);
+    pt_read(&t);
+    assert_converges(&t, 100000, 120000);
+    FILE *f = fopen(t.log, "r");
+    char line[4096];
+    bool redone = false;
+    while (f && fgets(line, sizeof line, f))
+        redone = redone || strstr(line, "has no finished snapshot (it was interrupted)");
+    if (f)
+        fclose(f);
+    assert_true(redone);
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 /* Runs a function of scripts/lib/servers.sh on the test run's own servers. */
 static void servers_sh(const char *what)
 {
@@ -842,6 +884,7 @@ int main(void)
         cmocka_unit_test(every_change_kind),
         cmocka_unit_test(table_without_key_refused),
         cmocka_unit_test(snapshot_during_writes),
+        cmocka_unit_test(interrupted_snapshot_is_redone),
         cmocka_unit_test(idle_slot_follows_wal),
         cmocka_unit_test(kill9_and_restart),
         cmocka_unit_test(connection_loss_resumes),
