@@ -81,6 +81,12 @@ int snapshot_run(producer *p, const char *snapshot_name, uint64_t consistent_lsn
 int stream_run(producer *p, uint64_t start_lsn);
 void stream_send_status(producer *p, bool reply);
 
+/* The two halves of prod_emit: the key and value into p->key and p->val (returns
+ * whether there is a key), then sending them. */
+bool prod_build(producer *p, prod_relation *r, char op, const pgo_tuple *before, const pgo_tuple *after,
+                const pgo_tuple *key, const ev_source *src);
+int prod_send_built(producer *p, prod_relation *r, char op, bool has_key, uint64_t seq);
+
 /* Emits the events of one change (event.c + kafka_out.c): op 'c','u','d','r','t'. */
 int prod_emit(producer *p, prod_relation *r, char op, const pgo_tuple *before, const pgo_tuple *after,
               const pgo_tuple *key, const ev_source *src, uint64_t seq);

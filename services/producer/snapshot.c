@@ -14,8 +14,61 @@
 
 #define SNAPSHOT_MAX_COLS 1664 /* PostgreSQL's MaxTupleAttributeNumber */
 
+/* One event held back, so that the snapshot's last event can say "last" (Debezium's
+ * source.snapshot: "first", "true"..., "last"). */
+typedef struct held_event {
+    bool present, has_key;
+    prod_relation *rel;
+    jbuf key, val;
+    long long rows; /* rows of the whole snapshot built so far */
+} held_event;
+
+static void swap_jbuf(jbuf *a, jbuf *b)
+{
+    jbuf t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Sends the held event (marked last when it is) and holds the one just built. */
+static int hold_and_send(producer *p, held_event *h, prod_relation *r, bool has_key, uint64_t seq, bool last)
+{
+    int rc = 0;
+    if (h->present) {
+        swap_jbuf(&p->key, &h->key);
+        swap_jbuf(&p->val, &h->val);
+        if (last) { /* "snapshot":"true" in source (after "source":{, which no row value can hold) */
+            const char *src = jbuf_cstr(&p->val);
+            const char *s = strstr(src, "\"source\":{");
+            char *mark = s ? strstr(s, "\"snapshot\":\"true\"") : NULL;
+            char *first = s ? strstr(s, "\"snapshot\":\"first\"") : NULL;
+            if (mark) { /* "true" -> "last" (same length) */
+                memcpy(mark + 12, "last", 4);
+            } else if (first) { /* a single-row snapshot: first and last; "last" wins */
+                size_t at = (size_t)(first - src) + 12, len = p->val.len;
+                memmove(p->val.data + at + 4, p->val.data + at + 5, len - at - 5);
+                memcpy(p->val.data + at, "last", 4);
+                p->val.len--;
+            }
+        }
+        rc = prod_send_built(p, h->rel, 'r', h->has_key, seq);
+        swap_jbuf(&p->key, &h->key);
+        swap_jbuf(&p->val, &h->val);
+    }
+    if (!last) {
+        swap_jbuf(&p->key, &h->key);
+        swap_jbuf(&p->val, &h->val);
+        h->rel = r;
+        h->has_key = has_key;
+        h->present = true;
+    } else {
+        h->present = false;
+    }
+    return rc;
+}
+
 static int snapshot_table(producer *p, const char *qualified, uint64_t consistent_lsn, uint64_t seq,
-                          int64_t started_ms, pgo_value *vals)
+                          int64_t started_ms, pgo_value *vals, held_event *held)
 {
     prod_relation *r;
     if (catalog_relation(p, qualified, &r) != 0)
@@ -75,7 +128,9 @@ static int snapshot_table(producer *p, const char *qualified, uint64_t consisten
         if (rc == 0) {
             pgo_tuple t = { (uint16_t)ncols, vals };
             src.now_ms = clock_wall_ms();
-            if (prod_emit(p, r, 'r', NULL, &t, &t, &src, seq) != 0)
+            src.snapshot = held->rows++ == 0 ? "first" : "true";
+            bool has_key = prod_build(p, r, 'r', NULL, &t, &t, &src);
+            if (hold_and_send(p, held, r, has_key, seq, false) != 0)
                 rc = -1;
             rows++;
         }
@@ -134,8 +189,13 @@ int snapshot_run(producer *p, const char *snapshot_name, uint64_t consistent_lsn
         abort();
     uint64_t seq = pos_begin(&p->pos);
     int rc = 0;
+    held_event held = { 0 };
     for (int i = 0; i < p->ntables && rc == 0; i++)
-        rc = snapshot_table(p, p->tables[i], consistent_lsn, seq, started_ms, vals);
+        rc = snapshot_table(p, p->tables[i], consistent_lsn, seq, started_ms, vals, &held);
+    if (held.present && hold_and_send(p, &held, NULL, false, seq, true) != 0 && rc == 0)
+        rc = -1;
+    jbuf_free(&held.key);
+    jbuf_free(&held.val);
     free(vals);
     pg_exec(p->sql, rc == 0 ? "COMMIT" : "ROLLBACK", err, sizeof err);
     pos_commit(&p->pos, seq, consistent_lsn);

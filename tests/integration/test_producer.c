@@ -592,13 +592,17 @@ static void snapshot_during_writes(void **state)
         usleep(10000);
     writer_stop(&w);
     assert_converges(&t, 30000, 60000);
-    size_t reads = 0;
+    size_t reads = 0, first = 0, last = 0;
     for (size_t i = 0; i < th_reader_count(t.reader); i++) {
         json_t *v = value_of(th_reader_get(t.reader, i));
         reads += !strcmp(str(v, "op"), "r");
+        first += !strcmp(str(json_object_get(v, "source"), "snapshot"), "first");
+        last += !strcmp(str(json_object_get(v, "source"), "snapshot"), "last");
         json_decref(v);
     }
     assert_int_equal(reads, 30000); /* every row once in the snapshot */
+    assert_int_equal(first, 1);     /* Debezium's marks of the snapshot's first and last rows */
+    assert_int_equal(last, 1);
     char *m = NULL;
     assert_int_equal(th_http("GET", t.http_port, "/metrics", NULL, &m), 200);
     assert_non_null(strstr(m, "ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} 30000"));
@@ -813,7 +817,6 @@ static void interrupted_snapshot_is_redone(void **state)
     pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL, pad text);"
                  "INSERT INTO work SELECT g, 0, repeat('p', 100) FROM generate_series(1, 100000) g;");
     const char *extra[] = { "EKKLESIA_PRODUCER_MAX_INFLIGHT_EVENTS=500", NULL };
-    t.http_port = th_free_port();
     pt_start(&t, "public.work", "initial", extra);
     assert_true(th_wait_until(snapshot_started, &t, 30000));
     th_stop(t.pid, SIGKILL, 5000);
