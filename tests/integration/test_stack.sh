@@ -59,6 +59,20 @@ if [ -x "$root/build/bin/member-producer" ] && [ -x "$root/build/bin/member-cons
   caught_up() { (set -a; . "$dir/env"; set +a; "$root/build/bin/memberctl" status 2>/dev/null) |
     awk '$1 ~ /^ekklesia\.public\./ { n++; if ($4 != 0) bad = 1 } END { exit (bad || n < 8) }'; }
   check "the consumers catch up on every table" 'wait_for 90 "consumer lag 0 on every topic" caught_up'
+  # a write workload (joins, moves, new e-mails and phones, fees, departures), then
+  # Firestore must equal PostgreSQL member by member, field by field, by an oracle
+  # written apart from the consumer's mapping (tests/support/compare-members)
+  EKKLESIA_STACK_DIR=$dir "$root/scripts/demo-activity" --rate 100 --duration 15 >"$dir/activity.log" 2>&1
+  check "demo activity ran without failures" 'grep -q ", 0 failed" "$dir/activity.log"'
+  target=$(admin_sql "SELECT pg_current_wal_lsn()")
+  slot_passed() { [ "$(admin_sql "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'ekklesia_sync'")" = t ]; }
+  check "the producer has every change in Kafka (slot past the workload)" 'wait_for 60 "the slot to pass $target" slot_passed'
+  check "after the workload the consumers catch up" 'wait_for 120 "consumer lag 0 on every topic" caught_up'
+  compare() { (set -a; . "$dir/env"; set +a; PGUSER=postgres PGPASSWORD=$(cat "$dir/secrets/postgres") \
+    "$root/tests/support/compare-members" "$FIRESTORE_EMULATOR_HOST" "$GOOGLE_CLOUD_PROJECT") >"$dir/compare.log" 2>&1; }
+  compare; cmp_rc=$?
+  check "Firestore equals PostgreSQL, member by member ($(tail -1 "$dir/compare.log"))" \
+    '[ $cmp_rc -eq 0 ] || { head -20 "$dir/compare.log"; false; }'
 fi
 
 start=$(date +%s%N)
