@@ -34,9 +34,14 @@ typedef struct ptest {
     th_reader *reader;
 } ptest;
 
+/* The test running now, so that its producer is stopped even when an assertion ends
+ * the test early (cmocka runs the teardown then too). */
+static ptest *pt_current;
+
 static void pt_setup(ptest *t, const char *sql)
 {
     memset(t, 0, sizeof *t);
+    pt_current = t;
     th_unique_name("prod", t->db, sizeof t->db);
     snprintf(t->prefix, sizeof t->prefix, "%s", t->db);
     assert_int_equal(th_create_database(t->db, t->conninfo, sizeof t->conninfo), 0);
@@ -107,6 +112,7 @@ static void pt_stop(ptest *t)
 
 static void pt_teardown(ptest *t)
 {
+    pt_current = NULL;
     if (t->pid > 0)
         th_stop(t->pid, SIGKILL, 5000);
     th_reader_close(t->reader);
@@ -880,20 +886,32 @@ static void database_and_broker_restarts(void **state)
     pt_teardown(&t);
 }
 
+/* After every test, passed or failed: no producer of it left running. */
+static int pt_after(void **state)
+{
+    (void)state;
+    if (pt_current && pt_current->pid > 0) {
+        th_stop(pt_current->pid, SIGKILL, 5000);
+        pt_current->pid = -1;
+    }
+    pt_current = NULL;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_type_converted),
-        cmocka_unit_test(every_change_kind),
-        cmocka_unit_test(table_without_key_refused),
-        cmocka_unit_test(snapshot_during_writes),
-        cmocka_unit_test(interrupted_snapshot_is_redone),
-        cmocka_unit_test(idle_slot_follows_wal),
-        cmocka_unit_test(kill9_and_restart),
-        cmocka_unit_test(connection_loss_resumes),
-        cmocka_unit_test(memberctl_snapshot_backfills),
-        cmocka_unit_test(database_and_broker_restarts),
-        cmocka_unit_test(million_row_transaction),
+        cmocka_unit_test_teardown(every_type_converted, pt_after),
+        cmocka_unit_test_teardown(every_change_kind, pt_after),
+        cmocka_unit_test_teardown(table_without_key_refused, pt_after),
+        cmocka_unit_test_teardown(snapshot_during_writes, pt_after),
+        cmocka_unit_test_teardown(interrupted_snapshot_is_redone, pt_after),
+        cmocka_unit_test_teardown(idle_slot_follows_wal, pt_after),
+        cmocka_unit_test_teardown(kill9_and_restart, pt_after),
+        cmocka_unit_test_teardown(connection_loss_resumes, pt_after),
+        cmocka_unit_test_teardown(memberctl_snapshot_backfills, pt_after),
+        cmocka_unit_test_teardown(database_and_broker_restarts, pt_after),
+        cmocka_unit_test_teardown(million_row_transaction, pt_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
