@@ -769,6 +769,52 @@ static long vm_hwm_kb(pid_t pid)
     return kb;
 }
 
+static double metric_of(ptest *t, const char *line_prefix)
+{
+    char *m = NULL;
+    double v = -1;
+    char needle[256];
+    snprintf(needle, sizeof needle, "\n%s", line_prefix); /* a sample line, not its # HELP */
+    if (th_http("GET", t->http_port, "/metrics", NULL, &m) == 200 && m) {
+        const char *p = strstr(m, needle);
+        if (p)
+            v = atof(p + strlen(needle));
+    }
+    free(m);
+    return v;
+}
+
+static void servers_sh(const char *what);
+
+/* Kafka away while rows keep coming: the producer stops reading at its in-flight
+ * bound but keeps answering PostgreSQL, so a 2 s wal_sender_timeout does not cut it
+ * off; when the broker is back everything arrives. */
+static void backpressure_keeps_the_connection(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL)");
+    assert_int_equal(th_sql(th_admin_conninfo(), "ALTER SYSTEM SET wal_sender_timeout = '2s'"), 0);
+    assert_int_equal(th_sql(th_admin_conninfo(), "SELECT pg_reload_conf()"), 0);
+    const char *extra[] = { "EKKLESIA_PRODUCER_MAX_INFLIGHT_EVENTS=100", NULL };
+    pt_start(&t, "public.work", "never", extra);
+    servers_sh("kafka_stop $S/kafka");
+    assert_int_equal(th_sql(t.conninfo, "INSERT INTO work SELECT g, 1 FROM generate_series(1, 2000) g"), 0);
+    for (int i = 0; i < 40 && metric_of(&t, "ekklesia_sync_producer_inflight_events ") < 100; i++)
+        usleep(100000);
+    assert_true(metric_of(&t, "ekklesia_sync_producer_inflight_events ") >= 100); /* at its bound */
+    usleep(6000000); /* three wal_sender_timeouts with Kafka away */
+    servers_sh("kafka_start $S/kafka $KPORT_");
+    pt_read(&t);
+    assert_converges(&t, 2000, 120000);
+    assert_true(metric_of(&t, "ekklesia_sync_producer_reconnects_total ") == 0);
+    assert_true(metric_of(&t, "ekklesia_sync_producer_backpressure_seconds_total ") > 1);
+    th_sql(th_admin_conninfo(), "ALTER SYSTEM RESET wal_sender_timeout");
+    th_sql(th_admin_conninfo(), "SELECT pg_reload_conf()");
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 /* One transaction of 1,000,000 rows: every event acknowledged before the slot moves
  * past it, and the producer's peak memory stays under 64 MB (the optimised build;
  * under AddressSanitizer only the events are counted). */
@@ -912,6 +958,7 @@ int main(void)
         cmocka_unit_test_teardown(memberctl_snapshot_backfills, pt_after),
         cmocka_unit_test_teardown(database_and_broker_restarts, pt_after),
         cmocka_unit_test_teardown(million_row_transaction, pt_after),
+        cmocka_unit_test_teardown(backpressure_keeps_the_connection, pt_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
