@@ -3,6 +3,8 @@
 
 #include <getopt.h>
 
+#include "common/log.h"
+
 volatile sig_atomic_t cli_stop;
 
 static void cli_on_signal(int sig)
@@ -20,7 +22,7 @@ void cli_catch_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-int cli_config_args(int argc, char **argv, void (*usage)(FILE *out), const char **path)
+int cli_start(int argc, char **argv, const char *service, void (*usage)(FILE *out), const char **path)
 {
     static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
                                           { "help", no_argument, NULL, 'h' },
@@ -42,5 +44,6 @@ int cli_config_args(int argc, char **argv, void (*usage)(FILE *out), const char 
         usage(stderr);
         return 2;
     }
+    log_init(service);
     return -1;
 }

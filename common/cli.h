@@ -10,8 +10,9 @@ extern volatile sig_atomic_t cli_stop;
 /* SIGTERM and SIGINT set cli_stop (a clean stop); SIGPIPE is ignored. */
 void cli_catch_stop_signals(void);
 
-/* Parses -c/--config FILE and -h/--help. Returns -1 to go on (with *path set or
- * NULL), or the exit status: 0 after printing the help, 2 on a usage error. */
-int cli_config_args(int argc, char **argv, void (*usage)(FILE *out), const char **path);
+/* Parses -c/--config FILE and -h/--help, then starts the service's logs (log.h).
+ * Returns -1 to go on (with *path set or NULL), or the exit status: 0 after printing
+ * the help, 2 on a usage error. */
+int cli_start(int argc, char **argv, const char *service, void (*usage)(FILE *out), const char **path);
 
 #endif

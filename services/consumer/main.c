@@ -344,10 +344,9 @@ static int cons_load(cons *c, const char *path, cfg_file **cfp)
 int main(int argc, char **argv)
 {
     const char *path;
-    int exit_code = cli_config_args(argc, argv, cons_usage, &path);
+    int exit_code = cli_start(argc, argv, "member-consumer", cons_usage, &path);
     if (exit_code >= 0)
         return exit_code;
-    log_init("member-consumer");
     cons c = { 0 };
     cfg_file *cf = NULL;
     int rc = cons_load(&c, path, &cf);

@@ -318,10 +318,9 @@ static int run(producer *p)
 int main(int argc, char **argv)
 {
     const char *path;
-    int exit_code = cli_config_args(argc, argv, usage, &path);
+    int exit_code = cli_start(argc, argv, "member-producer", usage, &path);
     if (exit_code >= 0)
         return exit_code;
-    log_init("member-producer");
     producer p = { 0 };
     p.stop = &prod_stop;
     cfg_error cerr;
