@@ -459,7 +459,7 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
         if (batch[i]->state == CEV_DONE)
             progress = true;
         if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
-            partq_block(c, q, q->retry_after_ms);
+            partq_block(c, q, q->retry_after_ms, !strcmp(a.b[i]->err_class, "mapping.wait"));
         else if (batch[i]->state == CEV_DONE && !q->held)
             backoff_reset(&q->bo);
     }

@@ -112,7 +112,12 @@ void partq_push(cons *c, partq *q, rd_kafka_message_t *msg);
 cev *partq_at(partq *q, size_t i);
 /* Pops the DONE records at the head and stores the next offset; returns how many. */
 size_t partq_advance(cons *c, partq *q);
-void partq_block(cons *c, partq *q, int64_t retry_after_ms);
+/* Pauses a failed partition until its backoff (or retry_after_ms) has passed; an event
+ * waiting for its parent row is looked at again every PARTQ_PARENT_RETRY_MS for its
+ * first PARTQ_PARENT_QUICK_RETRIES attempts. */
+#define PARTQ_PARENT_RETRY_MS 20
+#define PARTQ_PARENT_QUICK_RETRIES 50
+void partq_block(cons *c, partq *q, int64_t retry_after_ms, bool waiting_for_parent);
 void partq_unblock(partq *q);
 /* Pauses or resumes fetching so that buffered records stay bounded. */
 void partq_flow(cons *c, partq *q);

@@ -140,9 +140,14 @@ static void partq_pause(cons *c, partq *q, bool pause)
         q->kafka_paused = pause;
 }
 
-void partq_block(cons *c, partq *q, int64_t retry_after_ms)
+void partq_block(cons *c, partq *q, int64_t retry_after_ms, bool waiting_for_parent)
 {
     int64_t delay = backoff_next(&q->bo);
+    /* A row whose parent is not synced yet usually waits for an event a batch or two
+     * away (another table's topic, another consumer): look again soon, for about a
+     * second, before backing off as for any failure. */
+    if (waiting_for_parent && q->bo.attempt <= PARTQ_PARENT_QUICK_RETRIES && delay > PARTQ_PARENT_RETRY_MS)
+        delay = PARTQ_PARENT_RETRY_MS;
     if (retry_after_ms > delay)
         delay = retry_after_ms;
     q->blocked_until_ms = clock_mono_ms() + delay;
