@@ -888,6 +888,77 @@ static void interrupted_snapshot_is_redone(void **state)
     pt_teardown(&t);
 }
 
+static bool pt_exited_with(ptest *t, int code, int timeout_ms)
+{
+    int st = 0;
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        if (th_exited(t->pid, &st)) {
+            t->pid = -1;
+            return WIFEXITED(st) && WEXITSTATUS(st) == code;
+        }
+        usleep(50000);
+    }
+    return false;
+}
+
+/* The producer away for "days": PostgreSQL invalidates its slot at
+ * max_slot_wal_keep_size. snapshot.mode = initial refuses to start, naming the slot;
+ * when_needed drops it, takes a new snapshot and streams again. */
+static void lost_slot(void **state)
+{
+    (void)state;
+    ptest t;
+    pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL);"
+                 "INSERT INTO work SELECT g, 0 FROM generate_series(1, 100) g;");
+    pt_start(&t, "public.work", "initial", NULL);
+    pt_stop(&t);
+    assert_int_equal(th_sql(th_admin_conninfo(), "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'"), 0);
+    assert_int_equal(th_sql(th_admin_conninfo(), "SELECT pg_reload_conf()"), 0);
+    assert_int_equal(th_sql(t.conninfo, "UPDATE work SET v = 1 WHERE id = 1"), 0);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '%s'", t.db);
+    char *status = NULL;
+    for (int i = 0; i < 20; i++) { /* new WAL segments, then a checkpoint that removes the old ones */
+        assert_int_equal(th_sql(t.conninfo, "CREATE TEMP TABLE pad AS SELECT g FROM generate_series(1, 20000) g;"
+                                            "DROP TABLE pad; SELECT pg_switch_wal(); CHECKPOINT;"), 0);
+        free(status);
+        status = th_sql_value(t.conninfo, sql);
+        if (status && !strcmp(status, "lost"))
+            break;
+    }
+    th_sql(th_admin_conninfo(), "ALTER SYSTEM RESET max_slot_wal_keep_size");
+    th_sql(th_admin_conninfo(), "SELECT pg_reload_conf()");
+    assert_non_null(status);
+    assert_string_equal(status, "lost");
+    free(status);
+    const char *argv[] = { "member-producer", NULL };
+    char e[8][600];
+    snprintf(e[0], 600, "EKKLESIA_POSTGRES_CONNINFO=%s", t.conninfo);
+    snprintf(e[1], 600, "EKKLESIA_POSTGRES_SLOT_NAME=%s", t.db);
+    snprintf(e[2], 600, "EKKLESIA_POSTGRES_PUBLICATION=%s", t.db);
+    snprintf(e[3], 600, "EKKLESIA_POSTGRES_TABLES=public.work");
+    snprintf(e[4], 600, "EKKLESIA_KAFKA_TOPIC_PREFIX=%s", t.prefix);
+    snprintf(e[5], 600, "EKKLESIA_HTTP_PORT=0");
+    snprintf(e[6], 600, "EKKLESIA_SNAPSHOT_MODE=initial");
+    const char *env[] = { e[0], e[1], e[2], e[3], e[4], e[5], e[6], NULL };
+    t.pid = th_spawn(argv, env, t.log);
+    assert_true(pt_exited_with(&t, 1, 60000)); /* refuses, changes were lost */
+    FILE *f = fopen(t.log, "r");
+    char line[4096];
+    bool named = false;
+    while (f && fgets(line, sizeof line, f))
+        named = named || (strstr(line, "was invalidated by the server") && strstr(line, t.db));
+    if (f)
+        fclose(f);
+    assert_true(named);
+    const char *extra[] = { "EKKLESIA_SNAPSHOT_MODE=when_needed", NULL };
+    pt_start_bin(&t, "member-producer", "public.work", "when_needed", extra);
+    pt_read(&t);
+    assert_converges(&t, 100, 60000); /* the new snapshot brings row 1's update */
+    pt_stop(&t);
+    pt_teardown(&t);
+}
+
 /* Runs a function of scripts/lib/servers.sh on the test run's own servers. */
 static void servers_sh(const char *what)
 {
@@ -959,6 +1030,7 @@ int main(void)
         cmocka_unit_test_teardown(database_and_broker_restarts, pt_after),
         cmocka_unit_test_teardown(million_row_transaction, pt_after),
         cmocka_unit_test_teardown(backpressure_keeps_the_connection, pt_after),
+        cmocka_unit_test_teardown(lost_slot, pt_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
