@@ -117,6 +117,33 @@ static int kafka_conf_from_file(rd_kafka_conf_t *conf, cfg_file *cf, cfg_error *
     return 0;
 }
 
+void kafka_conf_default(rd_kafka_conf_t *conf, cfg_file *cf, const char *key, const char *libdefault,
+                        const char *ours)
+{
+    char env[256] = "KAFKA_", path[256] = "kafka.properties.";
+    size_t e = strlen(env), f = strlen(path);
+    for (const char *k = key; *k && e + 1 < sizeof env && f + 1 < sizeof path; k++) {
+        env[e++] = *k == '.' ? '_' : (char)toupper((unsigned char)*k);
+        path[f++] = *k == '.' ? '_' : *k;
+    }
+    env[e] = path[f] = 0;
+    if (getenv(env) || (cf && cfg_setting(cf, path)))
+        return;
+    char v[128];
+    size_t len = sizeof v;
+    rd_kafka_conf_res_t r = rd_kafka_conf_get(conf, key, v, &len);
+    if (r == RD_KAFKA_CONF_UNKNOWN) { /* a topic property (partitioner, message.timeout.ms...) */
+        rd_kafka_topic_conf_t *tc = rd_kafka_conf_get_default_topic_conf(conf);
+        len = sizeof v;
+        r = tc ? rd_kafka_topic_conf_get(tc, key, v, &len) : RD_KAFKA_CONF_OK;
+        if (!tc)
+            snprintf(v, sizeof v, "%s", libdefault); /* no topic property set at all */
+    }
+    if (r == RD_KAFKA_CONF_OK && !strcmp(v, libdefault) &&
+        rd_kafka_conf_set(conf, key, ours, NULL, 0) != RD_KAFKA_CONF_OK)
+        log_warn("kafka: could not set %s", key);
+}
+
 rd_kafka_conf_t *kafka_conf_new(cfg_file *cf, const char *client_id, cfg_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -20,6 +20,11 @@ rd_kafka_conf_t *kafka_conf_new(cfg_file *cf, const char *client_id, cfg_error *
 /* Sets one property on conf; a NULL-returning failure fills err. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, cfg_error *err);
 bool kafka_property_is_secret(const char *key);
+/* A service's own default for a property: set unless the user set it, in the file's
+ * kafka.properties or as KAFKA_<PROPERTY>, or it no longer holds librdkafka's default
+ * (libdefault) because an alias of it was set. */
+void kafka_conf_default(rd_kafka_conf_t *conf, cfg_file *cf, const char *key, const char *libdefault,
+                        const char *ours);
 
 /* Creates the topics that do not exist yet, with the given partitions and replication
  * factor; topics that exist are left alone. 0 on success. */

@@ -100,14 +100,6 @@ static int cons_subscribe(cons *c)
     return 0;
 }
 
-static void cons_default(rd_kafka_conf_t *conf, const char *key, const char *libdefault, const char *ours)
-{
-    char v[64];
-    size_t len = sizeof v;
-    if (rd_kafka_conf_get(conf, key, v, &len) == RD_KAFKA_CONF_OK && !strcmp(v, libdefault))
-        rd_kafka_conf_set(conf, key, ours, NULL, 0);
-}
-
 static int cons_kafka(cons *c, cfg_file *cf)
 {
     cfg_error cerr;
@@ -134,14 +126,14 @@ static int cons_kafka(cons *c, cfg_file *cf)
     if (!getenv("KAFKA_AUTO_OFFSET_RESET")) /* a topic property: not readable from conf */
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     /* bounded memory: records are held until applied, and each pins its fetch buffer */
-    cons_default(conf, "queued.max.messages.kbytes", "65536", "4096");
+    kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "4096");
     char mmb[32] = "1000000", fmb[32];
     size_t mlen = sizeof mmb;
     rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen);
     long long fetch = atoll(mmb) > 1048576 ? atoll(mmb) : 1048576; /* librdkafka wants >= message.max.bytes */
     snprintf(fmb, sizeof fmb, "%lld", fetch);
-    cons_default(conf, "fetch.max.bytes", "52428800", fmb);
-    cons_default(conf, "fetch.message.max.bytes", "1048576", "262144");
+    kafka_conf_default(conf, cf, "fetch.max.bytes", "52428800", fmb);
+    kafka_conf_default(conf, cf, "fetch.message.max.bytes", "1048576", "262144");
     rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
     char err[512];

@@ -58,15 +58,6 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-/* Our default for a property the file and the environment did not set. */
-static void default_prop(rd_kafka_conf_t *conf, const char *key, const char *libdefault, const char *ours)
-{
-    char v[64];
-    size_t len = sizeof v;
-    if (rd_kafka_conf_get(conf, key, v, &len) == RD_KAFKA_CONF_OK && !strcmp(v, libdefault))
-        rd_kafka_conf_set(conf, key, ours, NULL, 0);
-}
-
 int kout_open(producer *p)
 {
     cfg_error cerr;
@@ -81,14 +72,14 @@ int kout_open(producer *p)
         rd_kafka_conf_destroy(conf);
         return 2;
     }
-    default_prop(conf, "compression.type", "none", "lz4");
-    default_prop(conf, "linger.ms", "5", "10");
-    default_prop(conf, "message.timeout.ms", "300000", "0"); /* wait for the broker, never drop */
-    default_prop(conf, "partitioner", "consistent_random", "murmur2_random"); /* as the Java client */
+    kafka_conf_default(conf, p->cf, "compression.type", "none", "lz4");
+    kafka_conf_default(conf, p->cf, "linger.ms", "5", "10");
+    kafka_conf_default(conf, p->cf, "message.timeout.ms", "300000", "0"); /* wait for the broker, never drop */
+    kafka_conf_default(conf, p->cf, "partitioner", "consistent_random", "murmur2_random"); /* as the Java client */
     snprintf(num, sizeof num, "%lld", p->set.max_message_bytes + 65536);
-    default_prop(conf, "message.max.bytes", "1000000", num);
+    kafka_conf_default(conf, p->cf, "message.max.bytes", "1000000", num);
     snprintf(num, sizeof num, "%lld", p->set.max_inflight_events * 2 + 1000);
-    default_prop(conf, "queue.buffering.max.messages", "100000", num);
+    kafka_conf_default(conf, p->cf, "queue.buffering.max.messages", "100000", num);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, p);

@@ -199,9 +199,48 @@ static void kafka_properties_from_file_and_env(void **state)
     unlink(path);
 }
 
+static const char *conf_value(rd_kafka_conf_t *conf, const char *key, char *v, size_t len)
+{
+    size_t n = len;
+    if (rd_kafka_conf_get(conf, key, v, &n) == RD_KAFKA_CONF_OK)
+        return v;
+    rd_kafka_topic_conf_t *tc = rd_kafka_conf_get_default_topic_conf(conf); /* a topic property */
+    assert_non_null(tc);
+    assert_int_equal(rd_kafka_topic_conf_get(tc, key, v, &len), RD_KAFKA_CONF_OK);
+    return v;
+}
+
+/* A service's default applies only where the user set nothing, even when the user
+ * set librdkafka's own default value. */
+static void kafka_service_defaults_yield_to_the_user(void **state)
+{
+    (void)state;
+    char *path = write_temp("kafka = { properties = { linger_ms = 5; }; };\n");
+    cfg_error err;
+    cfg_file *cf = cfg_open(path, &err);
+    assert_non_null(cf);
+    setenv("KAFKA_COMPRESSION_TYPE", "none", 1);
+    rd_kafka_conf_t *conf = kafka_conf_new(cf, "t", &err);
+    assert_non_null(conf);
+    kafka_conf_default(conf, cf, "linger.ms", "5", "10");                /* the file said 5 */
+    kafka_conf_default(conf, cf, "compression.type", "none", "lz4");     /* the environment said none */
+    kafka_conf_default(conf, cf, "partitioner", "consistent_random", "murmur2_random"); /* nobody */
+    kafka_conf_default(conf, NULL, "message.timeout.ms", "300000", "0"); /* nobody, no file */
+    char v[64];
+    assert_string_equal(conf_value(conf, "linger.ms", v, sizeof v), "5");
+    assert_string_equal(conf_value(conf, "compression.type", v, sizeof v), "none");
+    assert_string_equal(conf_value(conf, "partitioner", v, sizeof v), "murmur2_random");
+    assert_string_equal(conf_value(conf, "message.timeout.ms", v, sizeof v), "0");
+    rd_kafka_conf_destroy(conf);
+    unsetenv("KAFKA_COMPRESSION_TYPE");
+    cfg_close(cf);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kafka_service_defaults_yield_to_the_user),
         cmocka_unit_test(config_file_env_and_defaults),
         cmocka_unit_test(config_errors_name_file_and_line),
         cmocka_unit_test(metrics_text_format),
