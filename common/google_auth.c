@@ -2,6 +2,8 @@
  * OpenSSL, token requests with libcurl, a cached token under a mutex. */
 #include "common/google_auth.h"
 
+#include "common/base64.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -139,29 +141,10 @@ uint64_t gauth_fetch_count(const gauth *ga) { return ga->fetches; }
 
 char *gauth_base64url(const unsigned char *data, size_t len)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(len * 4 / 3 + 4);
+    char *out = malloc(base64_encoded_len(len, true) + 1);
     if (!out)
         abort();
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        out[o++] = tbl[v >> 18 & 63];
-        out[o++] = tbl[v >> 12 & 63];
-        out[o++] = tbl[v >> 6 & 63];
-        out[o++] = tbl[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        out[o++] = tbl[v >> 18 & 63];
-        out[o++] = tbl[v >> 12 & 63];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
-        out[o++] = tbl[v >> 18 & 63];
-        out[o++] = tbl[v >> 12 & 63];
-        out[o++] = tbl[v >> 6 & 63];
-    }
-    out[o] = '\0';
+    base64_encode(data, len, out, true);
     return out;
 }
 

@@ -1,6 +1,8 @@
 /* jbuf.c - growable JSON output buffer (see jbuf.h). */
 #include "services/producer/jbuf.h"
 
+#include "common/base64.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,27 +147,10 @@ void jbuf_str(jbuf *b, const char *s, size_t n)
 
 void jbuf_base64(jbuf *b, const unsigned char *p, size_t n)
 {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    jbuf_reserve(b, (n + 2) / 3 * 4 + 2);
-    char *o = b->data + b->len;
-    *o++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = al[v >> 18];
-        *o++ = al[(v >> 12) & 63];
-        *o++ = al[(v >> 6) & 63];
-        *o++ = al[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        *o++ = al[v >> 18];
-        *o++ = al[(v >> 12) & 63];
-        *o++ = i + 1 < n ? al[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->data);
+    jbuf_reserve(b, base64_encoded_len(n, false) + 2);
+    b->data[b->len++] = '"';
+    b->len += base64_encode(p, n, b->data + b->len, false);
+    b->data[b->len++] = '"';
 }
 
 const char *jbuf_cstr(jbuf *b)

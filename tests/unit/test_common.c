@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/base64.h"
 #include "common/config.h"
 #include "common/kafka.h"
 #include "common/metrics.h"
@@ -199,6 +200,28 @@ static void kafka_properties_from_file_and_env(void **state)
     unlink(path);
 }
 
+/* RFC 4648 section 10's vectors, in both alphabets. */
+static void base64_rfc4648_vectors(void **state)
+{
+    (void)state;
+    static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+    static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+    char out[16];
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        size_t n = strlen(in[i]);
+        assert_int_equal(base64_encode((const unsigned char *)in[i], n, out, false), base64_encoded_len(n, false));
+        assert_string_equal(out, std[i]);
+        assert_int_equal(base64_encode((const unsigned char *)in[i], n, out, true), base64_encoded_len(n, true));
+        assert_string_equal(out, url[i]);
+    }
+    const unsigned char hi[] = { 0xfb, 0xff }; /* the two alphabets differ in 62 and 63 */
+    base64_encode(hi, 2, out, false);
+    assert_string_equal(out, "+/8=");
+    base64_encode(hi, 2, out, true);
+    assert_string_equal(out, "-_8");
+}
+
 static const char *conf_value(rd_kafka_conf_t *conf, const char *key, char *v, size_t len)
 {
     size_t n = len;
@@ -241,6 +264,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kafka_service_defaults_yield_to_the_user),
+        cmocka_unit_test(base64_rfc4648_vectors),
         cmocka_unit_test(config_file_env_and_defaults),
         cmocka_unit_test(config_errors_name_file_and_line),
         cmocka_unit_test(metrics_text_format),

@@ -1,6 +1,8 @@
 /* emu_value.c - the Value JSON codec, ordering and sizes (see emu_value.h). */
 #include "tools/firestore-emulator/emu_value.h"
 
+#include "common/base64.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -129,20 +131,11 @@ json_t *emu_time_json(int64_t us)
 
 /* ---------- base64 ---------- */
 
-static const char emu_b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 char *emu_b64_encode(const unsigned char *data, size_t len)
 {
-    char *out = malloc((len + 2) / 3 * 4 + 1), *w = out;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < len ? (uint32_t)data[i + 1] << 8 : 0) |
-                     (i + 2 < len ? data[i + 2] : 0);
-        *w++ = emu_b64_alphabet[v >> 18 & 63];
-        *w++ = emu_b64_alphabet[v >> 12 & 63];
-        *w++ = i + 1 < len ? emu_b64_alphabet[v >> 6 & 63] : '=';
-        *w++ = i + 2 < len ? emu_b64_alphabet[v & 63] : '=';
-    }
-    *w = '\0';
+    char *out = malloc(base64_encoded_len(len, false) + 1);
+    if (out)
+        base64_encode(data, len, out, false);
     return out;
 }
 
