@@ -421,18 +421,22 @@ static void apply_log_failures(apply_ctx *a)
     for (size_t i = 0; i < a->n; i++) {
         cev *e = a->b[i];
         apply_item *x = &a->it[i];
+        if (x->outcome == OUT_DLQ) {
+            log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
+                     e->err_class);
+            continue;
+        }
+        if (x->outcome != OUT_RETRY)
+            continue;
         /* a row waiting for its parent is normal for its first quick retries (the
          * parent is an event or two away): worth an info line only when it lasts */
         int quiet = !strcmp(e->err_class, "mapping.wait") ? PARTQ_PARENT_QUICK_RETRIES : 0;
-        if (x->outcome == OUT_RETRY && e->attempts <= quiet)
-            log_debug("retrying %s[%d]@%lld: %s (%s), attempt %d", a->qs[i]->topic, a->qs[i]->partition,
-                      (long long)e->offset, e->err_class, e->err_msg, e->attempts);
-        else if (x->outcome == OUT_RETRY && (e->attempts <= quiet + 3 || e->attempts % 50 == 0))
-            log_info("retrying %s[%d]@%lld: %s (%s), attempt %d", a->qs[i]->topic, a->qs[i]->partition,
-                     (long long)e->offset, e->err_class, e->err_msg, e->attempts);
-        else if (x->outcome == OUT_DLQ)
-            log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
-                     e->err_class);
+        if (e->attempts > quiet + 3 && e->attempts % 50 != 0)
+            continue;
+        char why[512]; /* Firestore's messages can name a document (a kennitala): scrubbed */
+        dlq_scrub(e->err_msg, why, sizeof why);
+        log_write(e->attempts <= quiet ? LOG_DEBUG : LOG_INFO, "retrying %s[%d]@%lld: %s (%s), attempt %d",
+                  a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset, e->err_class, why, e->attempts);
     }
 }
 
