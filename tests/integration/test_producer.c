@@ -174,6 +174,21 @@ static json_t *value_of(const th_record *r)
     return j;
 }
 
+static double metric_of(ptest *t, const char *line_prefix)
+{
+    char *m = NULL;
+    double v = -1;
+    char needle[256];
+    snprintf(needle, sizeof needle, "\n%s", line_prefix); /* a sample line, not its # HELP */
+    if (th_http("GET", t->http_port, "/metrics", NULL, &m) == 200 && m) {
+        const char *p = strstr(m, needle);
+        if (p)
+            v = atof(p + strlen(needle));
+    }
+    free(m);
+    return v;
+}
+
 /* Checks every event held against the proto/ schemas with tests/support/validate-json. */
 static void pt_validate_all(ptest *t)
 {
@@ -445,6 +460,49 @@ static void table_without_key_refused(void **state)
     assert_string_equal(c, "0");
     free(c);
     pt_teardown(&t);
+}
+
+/* Bad settings and arguments: exit 2 with the setting, file and line named; nothing
+ * is created. */
+static void bad_settings_refused(void **state)
+{
+    (void)state;
+    char conf[600], cmd[2048];
+    snprintf(conf, sizeof conf, "%s/bad-producer.conf", th_env("EKKLESIA_TEST_TMPDIR"));
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fputs("postgres: {\n  slot_name = \"x\";\n  status_interval_ms = ;\n};\n", f);
+    fclose(f);
+    const char *bin = th_env("EKKLESIA_TEST_BIN");
+    struct { const char *env, *prog, *says; } cases[] = {
+        { "EKKLESIA_SNAPSHOT_MODE=sometimes", "member-producer", "EKKLESIA_SNAPSHOT_MODE" },
+        { "EKKLESIA_POSTGRES_STATUS_INTERVAL_MS=0", "member-producer", "EKKLESIA_POSTGRES_STATUS_INTERVAL_MS" },
+        { "EKKLESIA_POSTGRES_PUBLICATION_AUTOCREATE=filtered", "member-producer", "postgres.tables" },
+        { "KAFKA_NO_SUCH_PROPERTY=1 EKKLESIA_POSTGRES_TABLES=public.t", "member-producer", "KAFKA_NO_SUCH_PROPERTY" },
+        { "", "member-producer --no-such-option", "usage" },
+        { "", "member-producer extra-argument", "usage" },
+        { "", "memberctl snapshot --no-such-option", "usage" },
+        { "", "memberctl snapshot extra-argument", "usage" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char c[1024];
+        snprintf(c, sizeof c, "%s %s/%s", cases[i].env, bin, cases[i].prog);
+        snprintf(cmd, sizeof cmd, "%s 2>&1", c);
+        const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+        char *out = NULL;
+        int rc = th_run(argv, NULL, &out, 30000);
+        if (rc != 2 || !out || !strstr(out, cases[i].says))
+            fail_msg("%s: exit %d, output %s", c, rc, out ? out : "(none)");
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "%s/member-producer -c %s 2>&1", bin, conf);
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    char *out = NULL, where[700];
+    assert_int_equal(th_run(argv, NULL, &out, 30000), 2);
+    snprintf(where, sizeof where, "%s:3", conf); /* the file and the line of the error */
+    assert_non_null(out);
+    assert_non_null(strstr(out, where));
+    free(out);
 }
 
 /* --- workloads ----------------------------------------------------------------------- */
@@ -776,20 +834,6 @@ static long vm_hwm_kb(pid_t pid)
     return kb;
 }
 
-static double metric_of(ptest *t, const char *line_prefix)
-{
-    char *m = NULL;
-    double v = -1;
-    char needle[256];
-    snprintf(needle, sizeof needle, "\n%s", line_prefix); /* a sample line, not its # HELP */
-    if (th_http("GET", t->http_port, "/metrics", NULL, &m) == 200 && m) {
-        const char *p = strstr(m, needle);
-        if (p)
-            v = atof(p + strlen(needle));
-    }
-    free(m);
-    return v;
-}
 
 static void servers_sh(const char *what);
 
@@ -856,15 +900,7 @@ static void million_row_transaction(void **state)
 
 static bool snapshot_started(void *ud)
 {
-    ptest *t = ud;
-    char *m = NULL;
-    bool started = false;
-    if (th_http("GET", t->http_port, "/metrics", NULL, &m) == 200 && m) {
-        const char *p = strstr(m, "ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} ");
-        started = p && atol(p + strlen("ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} ")) >= 1024;
-    }
-    free(m);
-    return started;
+    return metric_of(ud, "ekklesia_sync_producer_snapshot_rows_total{table=\"public.work\"} ") >= 1024;
 }
 
 /* kill -9 in the middle of the initial snapshot: the next start sees the snapshot was
@@ -1028,6 +1064,7 @@ int main(void)
         cmocka_unit_test_teardown(every_type_converted, pt_after),
         cmocka_unit_test_teardown(every_change_kind, pt_after),
         cmocka_unit_test_teardown(table_without_key_refused, pt_after),
+        cmocka_unit_test_teardown(bad_settings_refused, pt_after),
         cmocka_unit_test_teardown(snapshot_during_writes, pt_after),
         cmocka_unit_test_teardown(interrupted_snapshot_is_redone, pt_after),
         cmocka_unit_test_teardown(idle_slot_follows_wal, pt_after),
