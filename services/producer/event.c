@@ -75,10 +75,10 @@ void event_value(jbuf *out, const prod_relation *r, char op, const pgo_tuple *be
     jbuf_puts(out, "\",\"db\":");
     jbuf_str(out, src->db, strlen(src->db));
     /* a snapshot read has no commit LSN: "[null,\"<lsn>\"]" (proto/README.md) */
-    if (op == 'r' || !src->last_commit_lsn)
+    if (op == 'r' || !src->commit_lsn)
         snprintf(seq, sizeof seq, "[null,\"%llu\"]", (unsigned long long)src->lsn);
     else
-        snprintf(seq, sizeof seq, "[\"%llu\",\"%llu\"]", (unsigned long long)src->last_commit_lsn,
+        snprintf(seq, sizeof seq, "[\"%llu\",\"%llu\"]", (unsigned long long)src->commit_lsn,
                  (unsigned long long)src->lsn);
     jbuf_puts(out, ",\"sequence\":");
     jbuf_str(out, seq, strlen(seq));

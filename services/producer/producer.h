@@ -96,7 +96,7 @@ metric *relation_op_metric(prod_relation *r, char op);
 typedef struct ev_source {
     const char *db, *prefix;
     const char *snapshot;     /* "false", "true", "first", "last" */
-    uint64_t last_commit_lsn; /* source.sequence[0] */
+    uint64_t commit_lsn;      /* source.sequence[0]: the transaction's commit LSN */
     uint64_t lsn;             /* source.lsn and sequence[1] */
     uint32_t xid;             /* 0: null */
     int64_t commit_ts_ms;

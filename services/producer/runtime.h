@@ -34,7 +34,7 @@ typedef struct producer {
     long long inflight_events, inflight_bytes;
     /* the transaction being read */
     bool in_txn;
-    uint64_t txn_seq, txn_final_lsn, last_commit_lsn;
+    uint64_t txn_seq, txn_final_lsn;
     uint32_t txn_xid;
     int64_t txn_commit_ms;
     /* positions */

@@ -106,7 +106,7 @@ static int snapshot_table(producer *p, const char *qualified, uint64_t consisten
     PQclear(res);
     log_info("snapshot of %s: about %lld rows", qualified, (long long)(estimate > 0 ? estimate : 0));
     ev_source src = { .db = p->db, .prefix = p->set.topic_prefix, .snapshot = "true",
-                      .last_commit_lsn = consistent_lsn, .lsn = consistent_lsn, .commit_ts_ms = started_ms };
+                      .commit_lsn = consistent_lsn, .lsn = consistent_lsn, .commit_ts_ms = started_ms };
     long long rows = 0;
     int64_t last_log = clock_mono_ms();
     int rc = 0;

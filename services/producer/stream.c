@@ -76,7 +76,7 @@ static prod_relation *published(producer *p, uint32_t relid, const char *what)
 static void txn_source(producer *p, ev_source *src, uint64_t lsn)
 {
     *src = (ev_source){ .db = p->db, .prefix = p->set.topic_prefix, .snapshot = "false",
-                        .last_commit_lsn = p->txn_final_lsn, .lsn = lsn, .xid = p->txn_xid,
+                        .commit_lsn = p->txn_final_lsn, .lsn = lsn, .xid = p->txn_xid,
                         .commit_ts_ms = p->txn_commit_ms, .now_ms = clock_wall_ms() };
 }
 
@@ -155,7 +155,6 @@ static int on_message(producer *p, const char *data, size_t len, uint64_t lsn)
         }
         pos_commit(&p->pos, p->txn_seq, m.u.commit.end_lsn);
         p->in_txn = false;
-        p->last_commit_lsn = m.u.commit.commit_lsn;
         p->last_commit_ms = p->txn_commit_ms;
         metric_add(p->m.transactions, 1);
         return 0;
@@ -241,8 +240,6 @@ int stream_run(producer *p, uint64_t start_lsn)
     p->state = 2;
     p->in_txn = false;
     pgo_decoder_set_streaming(p->dec, false);
-    if (!p->last_commit_lsn)
-        p->last_commit_lsn = start_lsn;
     log_info("streaming from %X/%X (pgoutput protocol %d)", (unsigned)(start_lsn >> 32), (unsigned)start_lsn,
              p->proto_version);
     int64_t blocked_since = 0;

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     relcache rc = { 0 };
     prod_relation *r = relcache_put(&rc, 1, "public", "snap", 'd', n, cols, "ekklesia");
     pgo_tuple t = { (uint16_t)n, vals };
-    ev_source src = { .db = "db", .prefix = "ekklesia", .snapshot = "true", .last_commit_lsn = 5, .lsn = 5 };
+    ev_source src = { .db = "db", .prefix = "ekklesia", .snapshot = "true", .commit_lsn = 5, .lsn = 5 };
     jbuf_reset(&b);
     if (event_key(&b, r, &t) != 0)
         abort();

@@ -54,7 +54,7 @@ static void events(jbuf *b, const pgo_message *m)
     }
     relcache rc = { 0 };
     prod_relation *r = relcache_put(&rc, m->u.change.relid, "public", "fuzz", 'd', n, cols, "ekklesia");
-    ev_source src = { .db = "db", .prefix = "ekklesia", .snapshot = "false", .last_commit_lsn = 1, .lsn = 2,
+    ev_source src = { .db = "db", .prefix = "ekklesia", .snapshot = "false", .commit_lsn = 1, .lsn = 2,
                       .xid = m->xid, .commit_ts_ms = 3, .now_ms = 4 };
     jbuf_reset(b);
     if (event_key(b, r, t) == 0)

@@ -52,7 +52,7 @@ static const pgo_value N = { 'n', 0, NULL };
 static const pgo_value U = { 'u', 0, NULL };
 
 static const ev_source src_stream = {
-    .db = "ekklesia", .prefix = "ekklesia", .snapshot = "false", .last_commit_lsn = 24023928,
+    .db = "ekklesia", .prefix = "ekklesia", .snapshot = "false", .commit_lsn = 24023928,
     .lsn = 24024032, .xid = 790, .commit_ts_ms = 1732543391490LL, .now_ms = 1732543391503LL,
 };
 
@@ -250,7 +250,7 @@ static void update_delete_read_truncate(void **state)
     json_decref(e);
 
     /* a snapshot read: no transaction, sequence [null, lsn] */
-    ev_source snap = { .db = "ekklesia", .prefix = "ekklesia", .snapshot = "first", .last_commit_lsn = 24019640,
+    ev_source snap = { .db = "ekklesia", .prefix = "ekklesia", .snapshot = "first", .commit_lsn = 24019640,
                        .lsn = 24019640, .xid = 0, .commit_ts_ms = 1732089604911LL, .now_ms = 1732089605037LL };
     pgo_value rv[] = { T("4711"), T("Sigríður"), N, T("1989-03-12"), N };
     pgo_tuple rt = { 5, rv };
