@@ -341,21 +341,21 @@ int main(int argc, char **argv)
     p.rels.lookup_ud = &p;
     p.dec = pgo_decoder_new();
     int rc = kout_open(&p);
-    if (rc != 0) {
-        cfg_close(p.cf);
-        return rc;
+    if (rc == 0) {
+        cli_catch_stop_signals();
+        char err[256];
+        ops_server *ops = ops_server_start(p.set.http_bind, (int)p.set.http_port, ready, &p, err, sizeof err);
+        if (!ops) {
+            log_error("http: %s", err);
+            rc = 1;
+        } else {
+            rc = run(&p);
+            ops_server_stop(ops);
+        }
+        kout_close(&p);
+    } else if (p.rk) { /* set up, but its wake-up pipe was not */
+        rd_kafka_destroy(p.rk);
     }
-    cli_catch_stop_signals();
-    char err[256];
-    ops_server *ops = ops_server_start(p.set.http_bind, (int)p.set.http_port, ready, &p, err, sizeof err);
-    if (!ops) {
-        log_error("http: %s", err);
-        rc = 1;
-    } else {
-        rc = run(&p);
-        ops_server_stop(ops);
-    }
-    kout_close(&p);
     PQfinish(p.repl);
     PQfinish(p.sql);
     relcache_free(&p.rels);
