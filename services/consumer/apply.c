@@ -93,6 +93,35 @@ static size_t apply_chunk(const cons *c, size_t n, size_t max)
     return per < max ? per : max;
 }
 
+/* The buffer for request body i of a round, emptied. */
+static jbuf *apply_body(cons *c, size_t i)
+{
+    if (i >= c->nbodies) {
+        size_t n = i + 1 > c->nbodies * 2 ? i + 1 : c->nbodies * 2;
+        c->bodies = realloc(c->bodies, n * sizeof *c->bodies);
+        memset(c->bodies + c->nbodies, 0, (n - c->nbodies) * sizeof *c->bodies);
+        c->nbodies = n;
+    }
+    jbuf_reset(&c->bodies[i]);
+    return &c->bodies[i];
+}
+
+static void apply_set_body(fs_call *call, const char *verb, jbuf *b)
+{
+    call->verb = verb;
+    call->body = jbuf_cstr(b);
+    call->body_len = b->len;
+}
+
+void apply_free(cons *c)
+{
+    for (size_t i = 0; i < c->nbodies; i++)
+        jbuf_free(&c->bodies[i]);
+    free(c->bodies);
+    c->bodies = NULL;
+    c->nbodies = 0;
+}
+
 static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
 {
     size_t n = json_object_size(needs), chunk = apply_chunk(a->c, n, APPLY_GET_CHUNK);
@@ -105,8 +134,9 @@ static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
     fs_call *calls = calloc(nc ? nc : 1, sizeof *calls);
     for (size_t i = 0; i < nc; i++) {
         size_t from = i * chunk, cnt = n - from < chunk ? n - from : chunk;
-        calls[i].verb = ":batchGet";
-        calls[i].body = fs_body_batch_get(a->c->fs, names + from, cnt, a->c->read_mask);
+        jbuf *b = apply_body(a->c, i);
+        fs_body_batch_get(a->c->fs, b, names + from, cnt, a->c->read_mask);
+        apply_set_body(&calls[i], ":batchGet", b);
     }
     fs_perform(a->c->fs, calls, nc);
     fs_class worst = FS_OK;
@@ -125,7 +155,6 @@ static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
             *failed = calls[i];
             failed->response = NULL;
         }
-        json_decref(calls[i].body);
         fs_call_clear(&calls[i]);
     }
     free(calls);
@@ -261,27 +290,29 @@ static void apply_merge(apply_ctx *a)
     }
 }
 
-static json_t *apply_build_write(apply_ctx *a, const char *name, json_t *entry)
+static void apply_build_write(apply_ctx *a, jbuf *b, const char *name, json_t *entry)
 {
     const char *pre = NULL;
     bool blind = json_is_true(json_object_get(entry, "_blind")) || json_is_true(json_object_get(entry, "_nopre"));
     if (!blind)
         pre = json_is_string(json_object_get(entry, "updateTime")) ? json_string_value(json_object_get(entry, "updateTime"))
                                                                    : "";
-    if (json_is_true(json_object_get(entry, "_delete")))
-        return fs_write_delete(a->c->fs, name, pre);
+    if (json_is_true(json_object_get(entry, "_delete"))) {
+        fs_body_write_delete(a->c->fs, b, name, pre);
+        return;
+    }
     json_t *mask = json_object_get(entry, "_mask");
     size_t n = json_object_size(mask), k = 0;
-    const char **paths = calloc(n ? n : 1, sizeof *paths);
+    const char *paths_local[64], **paths = n <= 64 ? paths_local : malloc(n * sizeof *paths);
     const char *p;
     json_t *v;
     json_object_foreach(mask, p, v)
         paths[k++] = p;
-    json_t *fields = fsv_subset(json_object_get(entry, "fields"), paths, n);
     bool synced = a->c->mc->synced_at && !json_is_true(json_object_get(entry, "_blind"));
-    json_t *w = fs_write_update(a->c->fs, name, fields, paths, n, pre, synced ? "metadata.synced_at" : NULL);
-    free(paths);
-    return w;
+    fs_body_write_update(a->c->fs, b, name, json_object_get(entry, "fields"), paths, n, pre,
+                         synced ? "metadata.synced_at" : NULL);
+    if (paths != paths_local)
+        free(paths);
 }
 
 /* The outcome of one write, for every event that contributed to it. */
@@ -316,17 +347,19 @@ static size_t apply_write(apply_ctx *a)
     json_t **evs = calloc(nw, sizeof *evs);
     size_t nc = (nw + per - 1) / per;
     fs_call *calls = calloc(nc, sizeof *calls);
-    for (size_t i = 0; i < nc; i++) {
-        calls[i].verb = ":batchWrite";
-        calls[i].body = fs_body_writes(json_array());
-    }
     const char *name;
     json_t *events;
     json_object_foreach(a->contrib, name, events) {
-        json_t *entry = json_object_get(a->cache, name);
+        jbuf *b = k % per == 0 ? apply_body(a->c, k / per) : &a->c->bodies[k / per];
+        if (k % per == 0)
+            fs_body_writes_begin(b);
         evs[k] = events;
-        json_array_append_new(json_object_get(calls[k / per].body, "writes"), apply_build_write(a, name, entry));
+        apply_build_write(a, b, name, json_object_get(a->cache, name));
         k++;
+        if (k % per == 0 || k == nw) {
+            fs_body_writes_end(b);
+            apply_set_body(&calls[(k - 1) / per], ":batchWrite", b);
+        }
     }
     rate_acquire(&a->c->rate, (double)nw);
     int64_t t0 = clock_mono_us();
@@ -347,7 +380,6 @@ static size_t apply_write(apply_ctx *a)
             else
                 apply_write_result(a, evs[from + w], cls[w], code[w], msg[w], -1);
         }
-        json_decref(calls[i].body);
         fs_call_clear(&calls[i]);
     }
     free(cls);

@@ -99,6 +99,8 @@ typedef struct cons {
     partq *parts;
     size_t buffered;
     rate_limiter rate;
+    jbuf *bodies;            /* request bodies, kept from batch to batch */
+    size_t nbodies;
     volatile bool auth_failing;
     volatile int64_t last_progress_ms;
     volatile bool assigned;
@@ -143,6 +145,8 @@ void dlq_scrub(const char *in, char *out, size_t len);
 
 /* apply.c: one batch; qs[i] is the partition of batch[i]. */
 void apply_batch(cons *c, cev **batch, partq **qs, size_t n);
+/* Frees what apply_batch keeps between batches. */
+void apply_free(cons *c);
 
 /* metrics (cons_metrics.c). */
 void cm_applied(const char *collection, char op, size_t n);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 
 #define FS_POOL 64
+#define FS_KEEP_BUFFER (1 << 20) /* response buffers up to this size are reused */
 
 struct fs_client {
     char *base;
@@ -21,6 +22,7 @@ struct fs_client {
     CURLM *multi;
     CURL *pool[FS_POOL]; /* idle easy handles, reused */
     int npool;
+    struct fs_xfer *xs;  /* max_inflight transfer slots; their buffers are kept */
 };
 
 typedef struct fs_xfer {
@@ -30,7 +32,6 @@ typedef struct fs_xfer {
     size_t len, cap;
     int64_t retry_after_ms;
     struct curl_slist *headers;
-    char *body;
     int64_t t0_us;
 } fs_xfer;
 
@@ -166,6 +167,7 @@ fs_client *fs_client_new(const fs_options *o, char *err, size_t errlen)
     fc->auth = o->auth;
     fc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
     fc->max_inflight = o->max_inflight > 0 ? o->max_inflight : 8;
+    fc->xs = calloc((size_t)fc->max_inflight, sizeof *fc->xs);
     fc->multi = curl_multi_init();
     curl_multi_setopt(fc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)fc->max_inflight);
     curl_multi_setopt(fc->multi, CURLMOPT_MAXCONNECTS, (long)fc->max_inflight * 2);
@@ -179,6 +181,9 @@ void fs_client_free(fs_client *fc)
     for (int i = 0; i < fc->npool; i++)
         curl_easy_cleanup(fc->pool[i]);
     curl_multi_cleanup(fc->multi);
+    for (int i = 0; i < fc->max_inflight; i++)
+        free(fc->xs[i].buf);
+    free(fc->xs);
     free(fc->base);
     free(fc);
 }
@@ -240,20 +245,25 @@ static void fs_release(fs_client *fc, fs_xfer *x)
     else
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
-    free(x->buf);
-    free(x->body);
-    memset(x, 0, sizeof *x);
+    if (x->cap > FS_KEEP_BUFFER) { /* an outsized response: give it back */
+        free(x->buf);
+        x->buf = NULL;
+        x->cap = 0;
+    }
+    x->call = NULL;
+    x->easy = NULL;
+    x->headers = NULL;
+    x->len = 0;
 }
 
 static void fs_start(fs_client *fc, fs_xfer *x, fs_call *c, const char *authz)
 {
     char url[1024];
     snprintf(url, sizeof url, "%s/v1/%s%s", fc->base, fc->root, c->verb);
-    memset(x, 0, sizeof *x);
     x->call = c;
+    x->len = 0;
     x->easy = fs_easy(fc);
     x->retry_after_ms = -1;
-    x->body = json_dumps(c->body, JSON_COMPACT);
     x->headers = curl_slist_append(NULL, "Content-Type: application/json");
     x->headers = curl_slist_append(x->headers, authz);
     x->headers = curl_slist_append(x->headers, "Expect:"); /* no 100-continue round trip */
@@ -261,8 +271,8 @@ static void fs_start(fs_client *fc, fs_xfer *x, fs_call *c, const char *authz)
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->body));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)c->body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fs_on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -321,7 +331,7 @@ size_t fs_perform(fs_client *fc, fs_call *calls, size_t n)
         return fs_fail_all(calls, n, refused ? FS_AUTH : FS_TRANSIENT, err);
     }
     memcpy(authz, "Authorization: ", 15);
-    fs_xfer *xs = calloc((size_t)fc->max_inflight, sizeof *xs);
+    fs_xfer *xs = fc->xs;
     size_t next = 0, running = 0, failed = 0;
     while (next < n || running > 0) {
         for (int s = 0; s < fc->max_inflight && next < n; s++) {
@@ -348,63 +358,7 @@ size_t fs_perform(fs_client *fc, fs_call *calls, size_t n)
         if (running > 0 && (next >= n || running >= (size_t)fc->max_inflight))
             curl_multi_poll(fc->multi, NULL, 0, 100, NULL);
     }
-    free(xs);
     return failed;
-}
-
-/* --- bodies ---------------------------------------------------------------- */
-
-static json_t *fs_full_name(const fs_client *fc, const char *name)
-{
-    char buf[2300];
-    snprintf(buf, sizeof buf, "%s/%s", fc->root, name);
-    return json_string(buf);
-}
-
-json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n, json_t *mask)
-{
-    json_t *docs = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(docs, fs_full_name(fc, names[i]));
-    json_t *body = json_pack("{s:o}", "documents", docs);
-    if (mask)
-        json_object_set_new(body, "mask", json_pack("{s:O}", "fieldPaths", mask));
-    return body;
-}
-
-static void fs_precondition(json_t *w, const char *pre)
-{
-    if (!pre)
-        return;
-    json_object_set_new(w, "currentDocument",
-                        *pre ? json_pack("{s:s}", "updateTime", pre) : json_pack("{s:b}", "exists", 0));
-}
-
-json_t *fs_write_update(const fs_client *fc, const char *name, json_t *fields, const char *const *mask, size_t nmask,
-                        const char *pre, const char *synced_at_path)
-{
-    json_t *doc = json_pack("{s:o,s:o}", "name", fs_full_name(fc, name), "fields", fields ? fields : json_object());
-    json_t *paths = json_array();
-    for (size_t i = 0; i < nmask; i++)
-        json_array_append_new(paths, json_string(mask[i]));
-    json_t *w = json_pack("{s:o,s:{s:o}}", "update", doc, "updateMask", "fieldPaths", paths);
-    if (synced_at_path)
-        json_object_set_new(w, "updateTransforms",
-                            json_pack("[{s:s,s:s}]", "fieldPath", synced_at_path, "setToServerValue", "REQUEST_TIME"));
-    fs_precondition(w, pre);
-    return w;
-}
-
-json_t *fs_write_delete(const fs_client *fc, const char *name, const char *pre)
-{
-    json_t *w = json_pack("{s:o}", "delete", fs_full_name(fc, name));
-    fs_precondition(w, pre);
-    return w;
-}
-
-json_t *fs_body_writes(json_t *writes)
-{
-    return json_pack("{s:o}", "writes", writes);
 }
 
 /* --- responses ------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/google_auth.h"
+#include "common/jbuf.h"
 
 typedef enum { FS_OK = 0, FS_TRANSIENT, FS_PRECONDITION, FS_AUTH, FS_PERMANENT } fs_class;
 
@@ -42,7 +43,8 @@ typedef struct fs_client fs_client;
 /* One request: verb (":batchGet", ":batchWrite", ":commit") and body in; the rest out. */
 typedef struct fs_call {
     const char *verb;
-    json_t *body;         /* borrowed */
+    const char *body;     /* borrowed: the JSON text (fs_body_* below) */
+    size_t body_len;
     long http_status;     /* 0 when no response came */
     json_t *response;     /* parsed body (owned by the call; fs_call_clear frees it) */
     fs_class cls;
@@ -72,16 +74,24 @@ int64_t fs_parse_retry_after(const char *value, int64_t now_s);
 /* Fills c's outcome from an HTTP status and body, as fs_perform does. */
 void fs_call_finish(fs_call *c, long http_status, const char *body, size_t len, int64_t retry_after_ms);
 
-/* Request bodies. Names are relative to the root ("members/0101302989"). */
-/* mask: a JSON array of field paths to return (borrowed), NULL for whole documents. */
-json_t *fs_body_batch_get(const fs_client *fc, const char *const *names, size_t n, json_t *mask);
-/* An update write with an updateMask of the given paths. precondition: NULL for none,
- * "" for exists:false, else the updateTime the document must still have. Steals fields. With
- * synced_at, metadata.synced_at is set to the request time by a server transform. */
-json_t *fs_write_update(const fs_client *fc, const char *name, json_t *fields, const char *const *mask, size_t nmask,
-                        const char *precondition, const char *synced_at_path);
-json_t *fs_write_delete(const fs_client *fc, const char *name, const char *precondition);
-json_t *fs_body_writes(json_t *writes); /* {"writes": writes} (steals) */
+/* Request bodies, written as JSON text into b (fs_body.c). Names are relative to the
+ * root ("members/0101302989"). */
+/* mask: a JSON array of field paths to return, NULL for whole documents. */
+void fs_body_batch_get(const fs_client *fc, jbuf *b, const char *const *names, size_t n, const json_t *mask);
+/* {"writes":[ ... ]}: begin, then any number of writes, then end. */
+void fs_body_writes_begin(jbuf *b);
+void fs_body_writes_end(jbuf *b);
+/* An update write of the fields the mask selects, with that updateMask. precondition:
+ * NULL for none, "" for exists:false, else the updateTime the document must still have.
+ * With synced_at_path, that field is set to the request time by a server transform. */
+void fs_body_write_update(const fs_client *fc, jbuf *b, const char *name, const json_t *fields,
+                          const char *const *mask, size_t nmask, const char *precondition,
+                          const char *synced_at_path);
+void fs_body_write_delete(const fs_client *fc, jbuf *b, const char *name, const char *precondition);
+/* Any JSON value, compact; and the members of a Firestore fields object that the field
+ * paths of mask select (a map on the way to a masked path carries only those). */
+void fs_json(jbuf *b, const json_t *v);
+void fs_json_masked_fields(jbuf *b, const json_t *fields, const char *const *mask, size_t n);
 
 /* Parses a :batchGet response into an object of relative name -> {"fields","updateTime"}
  * or JSON null for a missing document. NULL when the response is not one. */

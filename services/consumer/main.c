@@ -368,6 +368,7 @@ int main(int argc, char **argv)
     }
     ops_server_stop(ops);
     dlq_free(c.dlq);
+    apply_free(&c);
     fs_client_free(c.fs);
     gauth_free(c.auth);
     map_free(c.mc);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "services/producer/jbuf.h"
+#include "common/jbuf.h"
 
 typedef enum {
     PGV_TEXT = 0, /* text types, enums, unknown types: the text as a string */

@@ -17,7 +17,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
-#include "services/producer/jbuf.h"
+#include "common/jbuf.h"
 #include "services/producer/pgoutput.h"
 #include "services/producer/pgval.h"
 

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "services/consumer/firestore.h"
+#include "services/consumer/fs_value.h"
 
 static char *slurp(const char *name, size_t *len)
 {
@@ -96,6 +97,57 @@ static fs_client *client(const char *base, gauth **ga)
     return fc;
 }
 
+/* The masked fields written into a body are exactly what fsv_subset copies out of the
+ * tree: masked values whole, maps on the way with only their masked members, nothing
+ * else (no empty maps for unmasked branches), any quoting of the mask's segments. */
+static void masked_fields_match_subset(void **state)
+{
+    (void)state;
+    json_t *fields = json_loads(
+        "{\"profile\":{\"mapValue\":{\"fields\":{\"name\":{\"stringValue\":\"J\\u00f3n \\\"x\\\"\"},"
+        "\"gender\":{\"integerValue\":\"1\"},\"score\":{\"doubleValue\":2.0},"
+        "\"address\":{\"mapValue\":{\"fields\":{\"street\":{\"stringValue\":\"A\"},\"zip\":{\"nullValue\":null}}}}}}},"
+        "\"metadata\":{\"mapValue\":{\"fields\":{\"sync\":{\"mapValue\":{\"fields\":{"
+        "\"t1\":{\"mapValue\":{\"fields\":{\"rows\":{\"mapValue\":{\"fields\":{\"42\":{\"integerValue\":\"7\"},"
+        "\"43\":{\"integerValue\":\"8\"}}}}}}},\"t2\":{\"mapValue\":{\"fields\":{\"lsn\":{\"integerValue\":\"9\"}}}}}}}}}},"
+        "\"portal\":{\"mapValue\":{\"fields\":{\"x\":{\"booleanValue\":true}}}},"
+        "\"tags\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"}]}}}",
+        0, NULL);
+    assert_non_null(fields);
+    const char *masks[][6] = {
+        { "profile.name", "profile.address.street", "metadata.sync.t1.rows.`42`", "tags", "absent.path", NULL },
+        { "profile", "metadata.sync.`t2`", NULL },
+        { "`profile`.`score`", "portal.y", NULL },
+        { NULL },
+    };
+    for (size_t m = 0; m < sizeof masks / sizeof *masks; m++) {
+        size_t n = 0;
+        while (masks[m][n])
+            n++;
+        json_t *want = fsv_subset(fields, masks[m], n);
+        jbuf b = { 0 };
+        fs_json_masked_fields(&b, fields, masks[m], n);
+        json_error_t jerr;
+        json_t *got = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!got || !json_equal(got, want)) {
+            char *ws = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+            fail_msg("mask %zu: got %s\nwant %s", m, jbuf_cstr(&b), ws);
+        }
+        json_decref(got);
+        json_decref(want);
+        jbuf_free(&b);
+    }
+    /* the compact writer keeps every kind of value as it was */
+    jbuf b = { 0 };
+    fs_json(&b, fields);
+    json_t *back = json_loadb(b.data, b.len, 0, NULL);
+    assert_true(json_equal(back, fields));
+    assert_true(json_is_real(fsv_get(back, "profile.score") ? json_object_get(fsv_get(back, "profile.score"), "doubleValue") : NULL));
+    json_decref(back);
+    jbuf_free(&b);
+    json_decref(fields);
+}
+
 static void bodies_and_parsing(void **state)
 {
     (void)state;
@@ -104,30 +156,37 @@ static void bodies_and_parsing(void **state)
     assert_string_equal(fs_root(fc), "projects/p/databases/(default)/documents");
     const char *names[] = { "members/1", "members/9" };
     json_t *read_mask = json_pack("[s]", "metadata.sync");
-    json_t *b = fs_body_batch_get(fc, names, 2, read_mask);
+    jbuf b = { 0 };
+    fs_body_batch_get(fc, &b, names, 2, read_mask);
     json_decref(read_mask);
-    char *s = json_dumps(b, JSON_COMPACT);
-    assert_string_equal(s, "{\"documents\":[\"projects/p/databases/(default)/documents/members/1\","
-                           "\"projects/p/databases/(default)/documents/members/9\"],"
-                           "\"mask\":{\"fieldPaths\":[\"metadata.sync\"]}}");
-    free(s);
-    json_decref(b);
-    json_t *fields = json_loads("{\"a\":{\"integerValue\":\"1\"}}", 0, NULL);
+    assert_string_equal(jbuf_cstr(&b), "{\"documents\":[\"projects/p/databases/(default)/documents/members/1\","
+                                      "\"projects/p/databases/(default)/documents/members/9\"],"
+                                      "\"mask\":{\"fieldPaths\":[\"metadata.sync\"]}}");
+    json_t *fields = json_loads("{\"a\":{\"integerValue\":\"1\"},\"z\":{\"stringValue\":\"not masked\"}}", 0, NULL);
     const char *mask[] = { "a", "b.c" };
-    json_t *w = fs_write_update(fc, "members/1", fields, mask, 2, "2026-01-01T00:00:00.5Z", "metadata.synced_at");
-    s = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(s, "{\"currentDocument\":{\"updateTime\":\"2026-01-01T00:00:00.5Z\"},"
+    jbuf_reset(&b);
+    fs_body_writes_begin(&b);
+    fs_body_write_update(fc, &b, "members/1", fields, mask, 2, "2026-01-01T00:00:00.5Z", "metadata.synced_at");
+    fs_body_write_delete(fc, &b, "members/1", "");
+    fs_body_write_update(fc, &b, "members/2", fields, mask, 1, NULL, NULL);
+    fs_body_writes_end(&b);
+    json_decref(fields);
+    json_error_t jerr;
+    json_t *w = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null(w);
+    char *s = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(s, "{\"writes\":[{\"currentDocument\":{\"updateTime\":\"2026-01-01T00:00:00.5Z\"},"
                            "\"update\":{\"fields\":{\"a\":{\"integerValue\":\"1\"}},"
                            "\"name\":\"projects/p/databases/(default)/documents/members/1\"},"
                            "\"updateMask\":{\"fieldPaths\":[\"a\",\"b.c\"]},"
-                           "\"updateTransforms\":[{\"fieldPath\":\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}]}");
+                           "\"updateTransforms\":[{\"fieldPath\":\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}]},"
+                           "{\"currentDocument\":{\"exists\":false},\"delete\":\"projects/p/databases/(default)/documents/members/1\"},"
+                           "{\"update\":{\"fields\":{\"a\":{\"integerValue\":\"1\"}},"
+                           "\"name\":\"projects/p/databases/(default)/documents/members/2\"},"
+                           "\"updateMask\":{\"fieldPaths\":[\"a\"]}}]}");
     free(s);
     json_decref(w);
-    w = fs_write_delete(fc, "members/1", "");
-    s = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(s, "{\"currentDocument\":{\"exists\":false},\"delete\":\"projects/p/databases/(default)/documents/members/1\"}");
-    free(s);
-    json_decref(w);
+    jbuf_free(&b);
 
     size_t len;
     char *body = slurp("fs_batchget.json", &len);
@@ -257,13 +316,14 @@ static void perform_runs_calls_concurrently_on_kept_alive_connections(void **sta
     snprintf(base, sizeof base, "http://127.0.0.1:%d", s->port);
     gauth *ga;
     fs_client *fc = client(base, &ga);
-    json_t *body = json_pack("{s:[]}", "documents");
+    const char *body = "{\"documents\":[]}";
     fs_call calls[8];
     for (int round = 0; round < 3; round++) {
         memset(calls, 0, sizeof calls);
         for (int i = 0; i < 8; i++) {
             calls[i].verb = ":batchGet";
             calls[i].body = body;
+            calls[i].body_len = strlen(body);
         }
         int64_t t0 = clock_mono_ms();
         assert_int_equal(fs_perform(fc, calls, 8), 0);
@@ -283,7 +343,6 @@ static void perform_runs_calls_concurrently_on_kept_alive_connections(void **sta
     assert_true(s->connections <= 4); /* 24 requests over at most 4 kept-alive connections */
     assert_string_equal(s->last_auth, "Bearer owner");
     assert_string_equal(s->last_url, "/v1/projects/p/databases/(default)/documents:batchGet");
-    json_decref(body);
     fs_client_free(fc);
     gauth_free(ga);
     server_stop(s);
@@ -298,8 +357,7 @@ static void perform_reports_retry_after_and_connection_errors(void **state)
     snprintf(base, sizeof base, "http://127.0.0.1:%d", s->port);
     gauth *ga;
     fs_client *fc = client(base, &ga);
-    json_t *body = json_pack("{s:[]}", "documents");
-    fs_call c = { .verb = ":batchGet", .body = body };
+    fs_call c = { .verb = ":batchGet", .body = "{\"documents\":[]}", .body_len = 16 };
     assert_int_equal(fs_perform(fc, &c, 1), 1);
     assert_int_equal(c.cls, FS_TRANSIENT);
     assert_int_equal(c.http_status, 503);
@@ -318,7 +376,6 @@ static void perform_reports_retry_after_and_connection_errors(void **state)
     assert_int_equal(c.http_status, 0);
     assert_true(strlen(c.message) > 0);
     fs_call_clear(&c);
-    json_decref(body);
     fs_client_free(fc);
     gauth_free(ga);
 }
@@ -329,6 +386,7 @@ int main(void)
         cmocka_unit_test(error_bodies_are_classified),
         cmocka_unit_test(retry_after_values),
         cmocka_unit_test(bodies_and_parsing),
+        cmocka_unit_test(masked_fields_match_subset),
         cmocka_unit_test(perform_runs_calls_concurrently_on_kept_alive_connections),
         cmocka_unit_test(perform_reports_retry_after_and_connection_errors),
     };

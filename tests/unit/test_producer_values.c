@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/producer/jbuf.h"
+#include "common/jbuf.h"
 #include "services/producer/pgval.h"
 
 /* The JSON must parse (any value, NUL allowed in strings). */

@@ -1,5 +1,5 @@
 /* jbuf.c - growable JSON output buffer (see jbuf.h). */
-#include "services/producer/jbuf.h"
+#include "common/jbuf.h"
 
 #include "common/base64.h"
 

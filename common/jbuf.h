@@ -1,9 +1,10 @@
 /* jbuf.h - a growable byte buffer for writing JSON quickly.
  *
- * The producer builds every event with it instead of a JSON tree: one pass, no
- * allocation once the buffer has grown to the largest event. */
-#ifndef SERVICES_PRODUCER_JBUF_H
-#define SERVICES_PRODUCER_JBUF_H
+ * The producer builds every event with it, and the consumer its Firestore request
+ * bodies, instead of a JSON tree: one pass, no allocation once the buffer has grown
+ * to the largest text. */
+#ifndef COMMON_JBUF_H
+#define COMMON_JBUF_H
 
 #include <stddef.h>
 #include <stdint.h>
