@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "tools/firestore-emulator/emu_store.h"
 #include "tools/firestore-emulator/emu_write.h"
 
 #define DB "projects/p/databases/(default)"
@@ -33,6 +34,18 @@ static void expect_fields(const json_t *f, const char *want)
     free(got);
     free(ws);
     json_decref(w);
+}
+
+/* The fields a write produced: its tree when it made one, else its text (always set). */
+static void expect_next(const emu_docstate *next, const char *want)
+{
+    assert_non_null(next->text);
+    json_t *t = json_loads(next->text, 0, NULL);
+    assert_non_null(t);
+    expect_fields(t, want);
+    json_decref(t);
+    if (next->fields)
+        expect_fields(next->fields, want);
 }
 
 /* Parses a Write and applies it to cur; returns the emu_write_apply result. */
@@ -63,7 +76,7 @@ static void test_update_without_mask_replaces(void **state)
     assert_int_equal(apply("{\"update\":{\"name\":\"" DOC "\",\"fields\":{\"c\":{\"booleanValue\":true}}}}", &cur, &next,
                            NULL, &st),
                      0);
-    expect_fields(next.fields, "{\"c\":{\"booleanValue\":true}}");
+    expect_next(&next, "{\"c\":{\"booleanValue\":true}}");
     assert_int_equal(next.create_us, 10);
     assert_int_equal(next.update_us, 1000000);
     json_decref(next.fields);
@@ -84,7 +97,7 @@ static void test_update_mask_sets_and_deletes(void **state)
                            "\"updateMask\":{\"fieldPaths\":[\"a\",\"m.x\",\"m.y\",\"`q.r`\"]}}",
                            &cur, &next, NULL, &st),
                      0);
-    expect_fields(next.fields, "{\"keep\":{\"stringValue\":\"portal\"},\"q.r\":{\"nullValue\":null},"
+    expect_next(&next, "{\"keep\":{\"stringValue\":\"portal\"},\"q.r\":{\"nullValue\":null},"
                                "\"m\":{\"mapValue\":{\"fields\":{\"x\":{\"integerValue\":\"9\"}}}}}");
     json_decref(next.fields);
     free(next.text);
@@ -103,7 +116,7 @@ static void test_mask_on_missing_document_creates_it(void **state)
                            "\"updateMask\":{\"fieldPaths\":[\"a\",\"b.c\"]}}",
                            &cur, &next, NULL, &st),
                      0);
-    expect_fields(next.fields, "{\"a\":{\"integerValue\":\"1\"}}");
+    expect_next(&next, "{\"a\":{\"integerValue\":\"1\"}}");
     assert_int_equal(next.create_us, 1000000);
     json_decref(next.fields);
     free(next.text);
@@ -182,7 +195,7 @@ static void test_transforms(void **state)
               "{\"fieldPath\":\"t.at\",\"setToServerValue\":\"REQUEST_TIME\"}]}}",
               &cur, &next, &res, &st),
         0);
-    expect_fields(next.fields,
+    expect_next(&next,
                   "{\"n\":{\"integerValue\":\"9223372036854775807\"},\"d\":{\"doubleValue\":2.5},"
                   "\"s\":{\"integerValue\":\"5\"},\"arr\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"}]}},"
                   "\"new\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"z\"}]}},\"mx\":{\"integerValue\":\"3\"},"
@@ -252,6 +265,151 @@ static void test_document_size_limit(void **state)
     json_decref(w);
 }
 
+
+/* ---------- writes applied to stored text (the store's form) ---------- */
+
+/* Applies write_json to old given as a tree and as stored text, and checks that
+ * both give the same result: status, fields, update time, transform results. */
+static void expect_text_like_tree(const char *old_json, const char *write_json)
+{
+    json_t *old = old_json ? fields(old_json) : NULL;
+    char *text = old ? emu_fields_text(old) : NULL;
+    emu_docstate tree_cur = old ? existing(old) : (emu_docstate){ 0 };
+    emu_docstate text_cur = old ? (emu_docstate){ .exists = true, .text = text, .create_us = 10, .update_us = 20 }
+                                : (emu_docstate){ 0 };
+    emu_docstate a, b;
+    json_t *ra = NULL, *rb = NULL;
+    emu_status sa, sb;
+    int rca = apply(write_json, &tree_cur, &a, &ra, &sa), rcb = apply(write_json, &text_cur, &b, &rb, &sb);
+    if (rca != rcb)
+        fail_msg("tree rc %d, text rc %d for %s", rca, rcb, write_json);
+    if (rca == 0) {
+        assert_int_equal(a.exists, b.exists);
+        if (a.exists) {
+            json_t *ta = json_loads(a.text, 0, NULL), *tb = json_loads(b.text, 0, NULL);
+            if (!ta || !tb || !json_equal(ta, tb))
+                fail_msg("tree %s, text %s for %s", a.text, b.text, write_json);
+            json_decref(ta);
+            json_decref(tb);
+        }
+        assert_int_equal(a.create_us, b.create_us);
+        assert_int_equal(a.update_us, b.update_us);
+        assert_int_equal(a.unchanged, b.unchanged);
+        assert_true(ra == rb || json_equal(ra, rb));
+    } else {
+        assert_int_equal(sa.code, sb.code);
+        assert_string_equal(sa.msg, sb.msg);
+    }
+    json_decref(a.fields);
+    json_decref(b.fields);
+    free(a.text);
+    free(b.text);
+    json_decref(ra);
+    json_decref(rb);
+    free(text);
+    json_decref(old);
+}
+
+#define MEMBER                                                                                                         \
+    "{\"name\":{\"stringValue\":\"Jón\"},\"email\":{\"stringValue\":\"j@example.invalid\"},"                        \
+    "\"n\":{\"integerValue\":\"5\"},\"tags\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"}]}},"              \
+    "\"address\":{\"mapValue\":{\"fields\":{\"street\":{\"stringValue\":\"S 1\"},\"postal\":{\"stringValue\":\"101\"}}}},"  \
+    "\"metadata\":{\"mapValue\":{\"fields\":{\"synced_at\":{\"timestampValue\":\"2026-01-01T00:00:00Z\"},"           \
+    "\"lsn\":{\"integerValue\":\"16\"}}}}}"
+#define UPD(fields, rest) "{\"update\":{\"name\":\"" DOC "\",\"fields\":" fields "}," rest "}"
+
+static void test_text_writes_match_tree_writes(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        /* the consumer's write: masked update, synced_at by the server, a precondition */
+        { MEMBER, UPD("{\"name\":{\"stringValue\":\"Jóna\"},\"metadata\":{\"mapValue\":{\"fields\":{\"lsn\":{\"integerValue\":\"17\"}}}}}",
+                      "\"updateMask\":{\"fieldPaths\":[\"name\",\"email\",\"metadata.lsn\"]},"
+                      "\"updateTransforms\":[{\"fieldPath\":\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}],"
+                      "\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000020Z\"}") },
+        { MEMBER, UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"name\"]},\"currentDocument\":{\"exists\":true}") },
+        { NULL, UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"name\"]},\"currentDocument\":{\"exists\":true}") },
+        { MEMBER, UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"name\"]},\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000021Z\"}") },
+        /* the same values again (nested map keys in another order): unchanged */
+        { MEMBER, UPD("{\"address\":{\"mapValue\":{\"fields\":{\"postal\":{\"stringValue\":\"101\"},\"street\":{\"stringValue\":\"S 1\"}}}},"
+                      "\"n\":{\"integerValue\":5},\"name\":{\"stringValue\":\"Jón\"}}",
+                      "\"updateMask\":{\"fieldPaths\":[\"address\",\"n\",\"name\",\"absent.x\"]}") },
+        /* nested set, nested delete, delete, a path through a non-map, new fields */
+        { MEMBER, UPD("{\"address\":{\"mapValue\":{\"fields\":{\"city\":{\"stringValue\":\"R\"}}}},\"name\":{\"mapValue\":{\"fields\":{\"first\":{\"stringValue\":\"J\"}}}},"
+                      "\"new\":{\"booleanValue\":false},\"q\\\"uote\":{\"nullValue\":null}}",
+                      "\"updateMask\":{\"fieldPaths\":[\"address.city\",\"address.postal\",\"email\",\"name.first\",\"new\",\"n.deep\",\"`q\\\"uote`\"]}") },
+        { MEMBER, UPD("{\"tags\":{\"nullValue\":null}}", "\"updateMask\":{\"fieldPaths\":[\"tags\",\"tags.x\",\"metadata\"]}") },
+        { MEMBER, UPD("{}", "\"updateMask\":{\"fieldPaths\":[]}") },
+        { "{}", UPD("{\"a\":{\"integerValue\":\"1\"}}", "\"updateMask\":{\"fieldPaths\":[\"a\",\"b.c\"]}") },
+        /* transforms that read the stored value, alone and with a mask */
+        { MEMBER, UPD("{\"n\":{\"integerValue\":\"1\"}}",
+                      "\"updateMask\":{\"fieldPaths\":[\"n\"]},\"updateTransforms\":[{\"fieldPath\":\"n\",\"increment\":{\"integerValue\":\"2\"}},"
+                      "{\"fieldPath\":\"tags\",\"appendMissingElements\":{\"values\":[{\"stringValue\":\"a\"},{\"stringValue\":\"b\"}]}},"
+                      "{\"fieldPath\":\"address.postal\",\"maximum\":{\"integerValue\":\"3\"}}]") },
+        { MEMBER, "{\"transform\":{\"document\":\"" DOC "\",\"fieldTransforms\":[{\"fieldPath\":\"n\",\"minimum\":{\"integerValue\":\"9\"}},"
+                  "{\"fieldPath\":\"tags\",\"removeAllFromArray\":{\"values\":[{\"stringValue\":\"x\"}]}}]}}" },
+        { NULL, "{\"transform\":{\"document\":\"" DOC "\",\"fieldTransforms\":[{\"fieldPath\":\"m.t\",\"setToServerValue\":\"REQUEST_TIME\"}]}}" },
+        /* a stored key with an escape in its text: the tree path, same result */
+        { "{\"a\\nb\":{\"integerValue\":\"1\"},\"c\":{\"integerValue\":\"2\"}}",
+          UPD("{\"c\":{\"integerValue\":\"3\"}}", "\"updateMask\":{\"fieldPaths\":[\"c\"]}") },
+        { MEMBER, "{\"update\":{\"name\":\"" DOC "\",\"fields\":{\"x\":{\"stringValue\":\"1\"}}}}" },
+        { MEMBER, "{\"delete\":\"" DOC "\",\"currentDocument\":{\"exists\":true}}" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_text_like_tree(cases[i][0], cases[i][1]);
+}
+
+/* A masked update of stored text copies every other field byte for byte, nested
+ * maps included, and keeps the stored field order. */
+static void test_text_update_keeps_other_fields_exactly(void **state)
+{
+    (void)state;
+    const char *stored = "{\"z\":{\"mapValue\":{\"fields\":{\"b\":{\"stringValue\":\"}{\\\\\\\"\"},\"a\":{\"arrayValue\":{\"values\":"
+                         "[{\"mapValue\":{}},{\"doubleValue\":1.5}]}}}}},\"k\":{\"integerValue\":\"1\"},"
+                         "\"m\":{\"mapValue\":{\"fields\":{\"y\":{\"integerValue\":\"2\"},\"x\":{\"integerValue\":\"1\"}}}},"
+                         "\"e\":{\"stringValue\":\"é\"}}";
+    char *text = strdup(stored);
+    emu_docstate cur = { .exists = true, .text = text, .create_us = 10, .update_us = 20 }, next;
+    emu_status st;
+    assert_int_equal(apply(UPD("{\"k\":{\"integerValue\":\"7\"},\"m\":{\"mapValue\":{\"fields\":{\"x\":{\"integerValue\":\"3\"}}}}}",
+                               "\"updateMask\":{\"fieldPaths\":[\"k\",\"m.x\",\"new\"]}"),
+                           &cur, &next, NULL, &st),
+                     0);
+    assert_null(next.fields);
+    assert_string_equal(next.text,
+                        "{\"z\":{\"mapValue\":{\"fields\":{\"b\":{\"stringValue\":\"}{\\\\\\\"\"},\"a\":{\"arrayValue\":{\"values\":"
+                        "[{\"mapValue\":{}},{\"doubleValue\":1.5}]}}}}},\"k\":{\"integerValue\":\"7\"},"
+                        "\"m\":{\"mapValue\":{\"fields\":{\"y\":{\"integerValue\":\"2\"},\"x\":{\"integerValue\":\"3\"}}}},"
+                        "\"e\":{\"stringValue\":\"é\"}}");
+    assert_false(next.unchanged);
+    assert_int_equal(next.update_us, 1000000);
+    assert_int_equal(next.create_us, 10);
+    free(next.text);
+    free(text);
+}
+
+static void test_text_fields_split(void **state)
+{
+    (void)state;
+    emu_text_field *f;
+    assert_int_equal(emu_text_fields("{}", &f), 0);
+    free(f);
+    const char *t = "{\"a\":{\"stringValue\":\"x\\\"}\"},\"bb\":{\"arrayValue\":{\"values\":[{\"mapValue\":{}}]}}}";
+    assert_int_equal(emu_text_fields(t, &f), 2);
+    assert_int_equal(f[0].klen, 1);
+    assert_memory_equal(f[0].val, "{\"stringValue\":\"x\\\"}\"}", f[0].vlen);
+    assert_int_equal(f[1].klen, 2);
+    assert_memory_equal(f[1].val, "{\"arrayValue\":{\"values\":[{\"mapValue\":{}}]}}", f[1].vlen);
+    assert_int_equal(emu_text_field_find(f, 2, "bb", 2), 1);
+    assert_int_equal(emu_text_field_find(f, 2, "b", 1), -1);
+    free(f);
+    static const char *const bad[] = { "", "{", "{\"a\":{}", "{\"a\\n\":{}}", "{\"a\":1}", "{\"a\":{}}x", "{\"a\":{\"s\":\"}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(emu_text_fields(bad[i], &f), -1);
+        free(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_mask_on_missing_document_creates_it), cmocka_unit_test(test_unchanged_write_keeps_update_time),
         cmocka_unit_test(test_preconditions),                cmocka_unit_test(test_transforms),
         cmocka_unit_test(test_invalid_writes),               cmocka_unit_test(test_document_size_limit),
+        cmocka_unit_test(test_text_writes_match_tree_writes), cmocka_unit_test(test_text_update_keeps_other_fields_exactly),
+        cmocka_unit_test(test_text_fields_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

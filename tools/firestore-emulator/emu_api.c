@@ -143,7 +143,7 @@ static int emu_api_get(emu_ctx *ctx, const emu_route *r, const emu_request *rq, 
     if (rc == 0 && !d)
         rc = emu_fail(st, EMU_NOT_FOUND, "Document \"%s\" not found.", r->name);
     if (rc == 0) {
-        json_t *f = emu_doc_fields(d);
+        json_t *f = nmask >= 0 ? emu_doc_fields_for(d, mask, nmask) : emu_doc_fields(d);
         json_t *proj = nmask >= 0 ? emu_fields_project(f, mask, nmask) : json_incref(f);
         *out = emu_doc_json(d, proj);
         json_decref(proj);

@@ -186,7 +186,8 @@ static int emu_apply_locked(const emu_write *w, emu_prepared *p, const emu_docst
     p->tres = NULL;
     if (next->exists) {
         next->create_us = cur->exists ? cur->create_us : now;
-        next->update_us = cur->exists && emu_fields_same(cur->text, next->text, next->fields) ? cur->update_us : now;
+        /* cur is the snapshot's version: unchanged against it is unchanged against cur */
+        next->update_us = cur->exists && next->unchanged ? cur->update_us : now;
     }
     return 0;
 }
@@ -248,7 +249,7 @@ int emu_commit_writes(emu_ctx *ctx, const char *database, emu_write *w, size_t n
         emu_stage_install(&sg, ctx->store);
         const emu_doc *d = doc_out && n > 0 ? emu_store_get(ctx->store, w[0].name) : NULL;
         if (d) {
-            json_t *f = emu_doc_fields(d);
+            json_t *f = nmask >= 0 && mask ? emu_doc_fields_for(d, mask, nmask) : emu_doc_fields(d);
             json_t *proj = nmask >= 0 && mask ? emu_fields_project(f, mask, nmask) : json_incref(f);
             *doc_out = emu_doc_json(d, proj);
             json_decref(proj);
@@ -471,7 +472,7 @@ int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, js
             break;
         json_t *item;
         if (d) {
-            json_t *f = emu_doc_fields(d);
+            json_t *f = nmask >= 0 ? emu_doc_fields_for(d, mask, nmask) : emu_doc_fields(d);
             json_t *proj = nmask >= 0 ? emu_fields_project(f, mask, nmask) : json_incref(f);
             item = json_pack("{s:o}", "found", emu_doc_json(d, proj));
             json_decref(proj);

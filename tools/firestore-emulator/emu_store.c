@@ -218,6 +218,106 @@ json_t *emu_doc_fields(const emu_doc *d)
     return f ? f : json_object();
 }
 
+/* End of the string whose opening quote is at p (after its closing quote), or NULL.
+ * *escaped tells whether it holds a backslash. */
+static const char *emu_text_string_end(const char *p, bool *escaped)
+{
+    for (p++;; p++) {
+        const char *q = p + strcspn(p, "\"\\");
+        if (*q == '"')
+            return q + 1;
+        if (*q == '\0' || q[1] == '\0')
+            return NULL;
+        if (escaped)
+            *escaped = true;
+        p = q + 1; /* the escaped character; the loop steps over it */
+    }
+}
+
+/* End of the JSON object or array starting at p, or NULL. */
+static const char *emu_text_value_end(const char *p)
+{
+    int depth = 0;
+    do {
+        p += strcspn(p, "\"{}[]");
+        switch (*p) {
+        case '"': p = emu_text_string_end(p, NULL); break;
+        case '{':
+        case '[': depth++; p++; break;
+        case '}':
+        case ']': depth--; p++; break;
+        default: return NULL;
+        }
+    } while (p && depth > 0);
+    return p;
+}
+
+int emu_text_fields(const char *text, emu_text_field **out)
+{
+    size_t cap = 32;
+    int n = 0;
+    emu_text_field *f = malloc(cap * sizeof *f);
+    *out = f;
+    const char *p = text;
+    if (*p++ != '{')
+        return -1;
+    if (*p == '}')
+        return p[1] == '\0' ? 0 : -1;
+    for (;;) {
+        if (*p != '"')
+            return -1;
+        bool escaped = false;
+        const char *kend = emu_text_string_end(p, &escaped);
+        if (!kend || escaped || *kend != ':' || kend[1] != '{')
+            return -1;
+        const char *vend = emu_text_value_end(kend + 1);
+        if (!vend)
+            return -1;
+        if ((size_t)n == cap) {
+            cap *= 2;
+            f = realloc(f, cap * sizeof *f);
+            *out = f;
+        }
+        f[n++] = (emu_text_field){ p + 1, (size_t)(kend - 1 - (p + 1)), p, kend + 1, (size_t)(vend - (kend + 1)) };
+        p = vend;
+        if (*p == '}')
+            return p[1] == '\0' ? n : -1;
+        if (*p++ != ',')
+            return -1;
+    }
+}
+
+int emu_text_field_find(const emu_text_field *f, int n, const char *key, size_t klen)
+{
+    for (int i = 0; i < n; i++) {
+        if (f[i].klen == klen && memcmp(f[i].key, key, klen) == 0)
+            return i;
+    }
+    return -1;
+}
+
+json_t *emu_doc_fields_for(const emu_doc *d, const emu_fieldpath *paths, int n)
+{
+    emu_text_field *tf;
+    int nf = emu_text_fields(d->text, &tf);
+    if (nf < 0) {
+        free(tf);
+        return emu_doc_fields(d);
+    }
+    json_t *out = json_object();
+    for (int i = 0; i < n; i++) {
+        const char *key = paths[i].seg[0];
+        int at = emu_text_field_find(tf, nf, key, strlen(key));
+        if (at < 0 || json_object_get(out, key))
+            continue;
+        json_t *v = json_loadb(tf[at].val, tf[at].vlen, 0, NULL);
+        if (v)
+            json_object_set_new(out, key, v);
+    }
+    free(tf);
+    return out;
+}
+
 typedef struct {
     char *data;
     size_t len, cap;

@@ -5,7 +5,9 @@
  * kept as compact JSON text of canonical Values: one allocation per document and
  * about its JSON size in memory, where a tree of JSON nodes cost ten times that and
  * fragmented the heap. Readers parse the text when they need values
- * (emu_doc_fields). One rwlock guards the whole
+ * (emu_doc_fields), or only the top-level fields a mask names (emu_doc_fields_for);
+ * masked updates and transforms rewrite only the fields they touch and copy the
+ * rest as text (emu_text_fields, used by emu_write_apply). One rwlock guards the whole
  * store; a commit holds the write lock while it checks and applies all of its
  * writes, which makes it atomic. Memory is the documents and nothing else (the skip
  * list adds on average 1.33 pointers per document). */
@@ -17,6 +19,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "tools/firestore-emulator/emu_value.h"
 
 typedef struct emu_doc {
     char *name;
@@ -40,6 +44,25 @@ const emu_doc *emu_store_get(emu_store *s, const char *name);
 void emu_store_put(emu_store *s, const char *name, char *text, int64_t create_us, int64_t update_us);
 /* The fields of d parsed (new reference). */
 json_t *emu_doc_fields(const emu_doc *d);
+/* One top-level entry of a document's fields text: the key as written (between its
+ * quotes), the entry from its opening quote, and its Value's JSON text. */
+typedef struct {
+    const char *key;
+    size_t klen;
+    const char *entry;
+    const char *val;
+    size_t vlen;
+} emu_text_field;
+/* Splits fields text (as emu_fields_text writes it) into its top-level entries
+ * without parsing the values: *out (malloc'd, the caller frees it even when empty)
+ * and the count, or -1 when the text is not in that form or a key holds an escape
+ * (callers then parse the text). */
+int emu_text_fields(const char *text, emu_text_field **out);
+/* Index of the entry named key (no escapes in key: exact bytes), or -1. */
+int emu_text_field_find(const emu_text_field *f, int n, const char *key, size_t klen);
+/* The fields of d restricted to the top-level fields that paths start with, parsed
+ * (new reference): enough to project d by that mask without parsing the rest. */
+json_t *emu_doc_fields_for(const emu_doc *d, const emu_fieldpath *paths, int n);
 /* Text of a fields object (malloc'd): compact, keys in the object's order. */
 char *emu_fields_text(const json_t *fields);
 /* True when the stored text and fields hold the same values (key order aside). */

@@ -388,6 +388,179 @@ static json_t *emu_updated_fields(const emu_write *w, const emu_docstate *cur)
     return base;
 }
 
+/* ---------- masked updates and transforms on stored text ----------
+ *
+ * A masked update or a transform touches a few top-level fields; the rest of the
+ * stored document stays as it is. Parsing the whole stored text into a tree and
+ * writing it all back was most of a write's cost, so when the current document is
+ * text, only the top-level fields that a mask path or a transform starts with are
+ * worked on as JSON (and only parsed when their old value matters: a deeper path,
+ * or a transform that reads it); the others are copied as text. The new text keeps
+ * the stored field order, new fields after it, as the tree path does. */
+
+typedef struct {
+    const char *key;     /* a first path segment */
+    int at;              /* its entry in the stored text, -1 when absent */
+    bool need_old;       /* its old value decides the result */
+} emu_touched;
+
+static int emu_touch(emu_touched *t, int n, const emu_fieldpath *fp, bool reads_old, const emu_text_field *tf, int nf)
+{
+    const char *key = fp->seg[0];
+    int i = 0;
+    while (i < n && strcmp(t[i].key, key) != 0)
+        i++;
+    if (i == n)
+        t[n++] = (emu_touched){ key, emu_text_field_find(tf, nf, key, strlen(key)), false };
+    if (fp->n > 1 || reads_old)
+        t[i].need_old = true;
+    return n;
+}
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} emu_buf;
+
+static int emu_buf_append(const char *b, size_t size, void *ud)
+{
+    emu_buf *o = ud;
+    if (o->len + size + 1 > o->cap) {
+        while (o->len + size + 1 > o->cap)
+            o->cap *= 2;
+        o->data = realloc(o->data, o->cap);
+    }
+    memcpy(o->data + o->len, b, size);
+    o->len += size;
+    o->data[o->len] = '\0';
+    return 0;
+}
+
+static void emu_buf_json(emu_buf *o, const json_t *v)
+{
+    json_dump_callback(v, emu_buf_append, o, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Whether a stored Value's text and a new Value are the same value: equal values
+ * have texts of equal length (only key order may differ). */
+static bool emu_value_text_same(const char *old, size_t olen, const char *new_text, size_t nlen, const json_t *nv)
+{
+    if (olen != nlen)
+        return false;
+    if (memcmp(old, new_text, olen) == 0)
+        return true;
+    json_t *o = json_loadb(old, olen, 0, NULL);
+    bool same = o && json_equal(o, nv);
+    json_decref(o);
+    return same;
+}
+
+/* 1: applied (next->text set, next->fields NULL); 0: the text is not in the form
+ * this needs (the caller takes the tree path); -1: failed with st. */
+static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
+                          json_t **results, emu_status *st)
+{
+    const char *text = cur->exists ? cur->text : "{}";
+    emu_text_field *tf;
+    int nf = emu_text_fields(text, &tf);
+    if (nf < 0) {
+        free(tf);
+        return 0;
+    }
+    int nmask = w->op == EMU_WRITE_UPDATE ? w->nmask : 0, nt = 0;
+    emu_touched *t = malloc((size_t)(nmask + w->ntr + 1) * sizeof *t);
+    for (int i = 0; i < nmask; i++)
+        nt = emu_touch(t, nt, &w->mask[i], false, tf, nf);
+    for (int i = 0; i < w->ntr; i++)
+        nt = emu_touch(t, nt, &w->tr[i].path, w->tr[i].kind != EMU_TR_SERVER_TIME, tf, nf);
+
+    json_t *part = json_object();
+    for (int i = 0; i < nt; i++) {
+        if (t[i].at >= 0 && t[i].need_old) {
+            json_t *old = json_loadb(tf[t[i].at].val, tf[t[i].at].vlen, 0, NULL);
+            if (old)
+                json_object_set_new(part, t[i].key, old);
+        }
+    }
+    for (int i = 0; i < nmask; i++)
+        emu_fields_set(part, &w->mask[i], emu_fields_lookup(w->fields, &w->mask[i]));
+    json_t *res = w->ntr ? json_array() : NULL;
+    for (int i = 0; i < w->ntr; i++)
+        json_array_append_new(res, emu_transform_apply(&w->tr[i], part, now_us));
+
+    /* the new text: stored order, touched fields replaced or dropped, new ones last */
+    emu_buf o = { malloc(strlen(text) + 256), 0, strlen(text) + 256 };
+    bool same = cur->exists;
+    emu_buf_append("{", 1, &o);
+    for (int e = 0; e < nf; e++) {
+        int k = 0;
+        while (k < nt && t[k].at != e)
+            k++;
+        if (k == nt) {
+            if (o.len > 1)
+                emu_buf_append(",", 1, &o);
+            emu_buf_append(tf[e].entry, (size_t)(tf[e].val + tf[e].vlen - tf[e].entry), &o);
+            continue;
+        }
+        json_t *nv = json_object_get(part, t[k].key);
+        if (!nv) {
+            same = false;
+            continue;
+        }
+        if (o.len > 1)
+            emu_buf_append(",", 1, &o);
+        emu_buf_append(tf[e].entry, (size_t)(tf[e].val - tf[e].entry), &o);
+        size_t at = o.len;
+        emu_buf_json(&o, nv);
+        if (same && !emu_value_text_same(tf[e].val, tf[e].vlen, o.data + at, o.len - at, nv))
+            same = false;
+    }
+    for (int k = 0; k < nt; k++) {
+        json_t *nv = t[k].at < 0 ? json_object_get(part, t[k].key) : NULL;
+        if (!nv)
+            continue;
+        same = false;
+        if (o.len > 1)
+            emu_buf_append(",", 1, &o);
+        json_t *key = json_string(t[k].key);
+        emu_buf_json(&o, key);
+        json_decref(key);
+        emu_buf_append(":", 1, &o);
+        emu_buf_json(&o, nv);
+    }
+    emu_buf_append("}", 1, &o);
+    json_decref(part);
+    free(t);
+    free(tf);
+
+    /* the text is never shorter than the size Firestore counts: exact size only near the limit */
+    size_t size = emu_doc_name_size(w->name) + 32 + o.len;
+    if (size > EMU_MAX_DOC_SIZE) {
+        json_t *all = json_loadb(o.data, o.len, 0, NULL);
+        size = all ? emu_document_size(w->name, all) : size;
+        json_decref(all);
+    }
+    if (size > EMU_MAX_DOC_SIZE) {
+        free(o.data);
+        json_decref(res);
+        return emu_fail(st, EMU_INVALID_ARGUMENT,
+                        "Document cannot be written because its size (%zu bytes) exceeds the maximum allowed size of "
+                        "1,048,576 bytes.",
+                        size);
+    }
+    next->exists = true;
+    next->fields = NULL;
+    next->text = o.data;
+    next->create_us = cur->exists ? cur->create_us : now_us;
+    next->unchanged = same;
+    next->update_us = same ? cur->update_us : now_us;
+    if (results)
+        *results = res;
+    else
+        json_decref(res);
+    return 1;
+}
+
 int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
                     json_t **results, emu_status *st)
 {
@@ -398,6 +571,12 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
         return -1;
     if (w->op == EMU_WRITE_DELETE)
         return 0;
+    bool masked = w->op == EMU_WRITE_TRANSFORM || w->has_mask;
+    if (masked && !cur->fields && (cur->text || !cur->exists)) {
+        int rc = emu_apply_text(w, cur, now_us, next, results, st);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
     json_t *fields = emu_updated_fields(w, cur);
     json_t *res = w->ntr ? json_array() : NULL;
     for (int i = 0; i < w->ntr; i++)
@@ -417,6 +596,7 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
     next->create_us = cur->exists ? cur->create_us : now_us;
     bool same = cur->exists &&
                 (cur->text ? emu_fields_same(cur->text, next->text, fields) : json_equal(cur->fields, fields));
+    next->unchanged = same;
     next->update_us = same ? cur->update_us : now_us;
     if (results)
         *results = res;

@@ -60,11 +60,14 @@ typedef struct {
 typedef struct {
     bool exists;
     json_t *fields;          /* cur: borrowed, or NULL to parse text when needed;
-                              * next: a new reference */
+                              * next: a new reference, or NULL when the write was
+                              * applied to cur's text without a tree (then only
+                              * text is set) */
     char *text;              /* canonical fields text: cur: borrowed (may be NULL
                               * when fields is set); next: malloc'd */
     int64_t create_us;
     int64_t update_us;
+    bool unchanged;          /* next: the write left the fields as cur had them */
 } emu_docstate;
 
 /* Rejects keys of a request object that are not in allowed (NULL-terminated), as
@@ -82,9 +85,11 @@ void emu_mask_free(emu_fieldpath *paths, int n);
 int emu_document_parse(const json_t *doc, json_t **fields, const char **name, emu_status *st);
 void emu_write_clear(emu_write *w);
 
-/* Applies w to cur at time now_us. On success next->fields is a new reference and
- * next->text its canonical text (both NULL after a delete) and *results (when results != NULL) a JSON array of transform
- * results, or NULL when the write has no transforms. */
+/* Applies w to cur at time now_us. On success next->text is the new canonical text
+ * and next->fields a new reference to its tree, or NULL when a masked update or a
+ * transform was applied to cur->text directly (both NULL after a delete), and
+ * *results (when results != NULL) a JSON array of transform results, or NULL when
+ * the write has no transforms. */
 int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
                     json_t **results, emu_status *st);
 
