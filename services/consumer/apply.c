@@ -42,6 +42,8 @@ typedef struct apply_ctx {
     size_t n;
     json_t *cache;   /* name -> document (see mapping.h) */
     json_t *contrib; /* name -> [batch index, ...] of the events that changed it */
+    size_t *waits;   /* batch indices of the events waiting for a parent row */
+    size_t nwaits;
     bool auth_failed, wrote_ok;
 } apply_ctx;
 
@@ -59,6 +61,69 @@ static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, con
     }
 }
 
+static void apply_parse(cev *e)
+{
+    if (e->parsed || !e->msg->payload)
+        return;
+    char err[256];
+    e->parsed = true;
+    e->perr = ev_parse(e->msg->payload, e->msg->len, &e->ev, err, sizeof err);
+    if (e->perr != EV_OK)
+        snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
+    if (e->msg->key)
+        e->key = json_loadb(e->msg->key, e->msg->key_len, 0, NULL);
+}
+
+#define APPLY_AHEAD_STEP 8 /* records decoded per call, between network events */
+
+bool apply_decode_ahead(void *ud)
+{
+    cons *c = ud;
+    size_t window = 2 * (size_t)c->set.batch_max_events, seen = 0, parsed = 0;
+    for (partq *q = c->parts; q && seen < window; q = q->next) {
+        for (size_t i = 0; i < q->count && seen < window; i++) {
+            cev *e = partq_at(q, i);
+            if (e->state == CEV_DONE)
+                continue;
+            seen++;
+            if (e->parsed || !e->msg->payload)
+                continue;
+            apply_parse(e);
+            if (++parsed == APPLY_AHEAD_STEP)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* An event whose parent row is not synced yet waits alone: later events of its key
+ * (in this batch and until it is applied) wait behind it, the rest of its partition goes on. */
+static void apply_wait(apply_ctx *a, size_t i, const char *why)
+{
+    apply_item *x = &a->it[i];
+    x->outcome = OUT_RETRY;
+    snprintf(a->b[i]->err_class, sizeof a->b[i]->err_class, "mapping.wait");
+    snprintf(a->b[i]->err_msg, sizeof a->b[i]->err_msg, "%s", why);
+    a->waits[a->nwaits++] = i;
+}
+
+static bool apply_same_key(const cev *x, const cev *y)
+{
+    return x->msg->key_len == y->msg->key_len &&
+           (x->msg->key_len == 0 || !memcmp(x->msg->key, y->msg->key, x->msg->key_len));
+}
+
+/* An earlier event of i's key in this batch waits for its parent. */
+static bool apply_behind_wait(const apply_ctx *a, size_t i)
+{
+    for (size_t w = 0; w < a->nwaits; w++) {
+        size_t j = a->waits[w];
+        if (j < i && a->qs[j] == a->qs[i] && apply_same_key(a->b[j], a->b[i]))
+            return true;
+    }
+    return false;
+}
+
 /* Step 1. */
 static void apply_decode(apply_ctx *a, size_t i)
 {
@@ -70,15 +135,7 @@ static void apply_decode(apply_ctx *a, size_t i)
         x->outcome = OUT_SKIP; /* a tombstone */
         return;
     }
-    if (!e->parsed) {
-        char err[256];
-        e->parsed = true;
-        e->perr = ev_parse(e->msg->payload, e->msg->len, &e->ev, err, sizeof err);
-        if (e->perr != EV_OK)
-            snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
-        if (e->msg->key)
-            e->key = json_loadb(e->msg->key, e->msg->key_len, 0, NULL);
-    }
+    apply_parse(e);
     if (e->perr != EV_OK)
         apply_fail(a, i, OUT_DLQ, ev_error_class(e->perr), e->err_msg, 0);
 }
@@ -220,7 +277,7 @@ static void apply_prepare(apply_ctx *a)
             case MAP_OK:
             case MAP_NEED: break;
             case MAP_SKIP: x->outcome = OUT_SKIP; break;
-            case MAP_WAIT: apply_fail(a, i, OUT_RETRY, "mapping.wait", err, 0); break;
+            case MAP_WAIT: apply_wait(a, i, err); break;
             default: apply_fail(a, i, OUT_DLQ, map_status_class(x->st), err, 0); break;
             }
         }
@@ -265,8 +322,8 @@ static void apply_merge(apply_ctx *a)
         apply_item *x = &a->it[i];
         if (x->outcome != OUT_NONE)
             continue;
-        if (a->qs[i]->held) {
-            x->outcome = OUT_HELD; /* an earlier event of this partition failed */
+        if (a->qs[i]->held || apply_behind_wait(a, i)) {
+            x->outcome = OUT_HELD; /* an earlier event of this partition (or key) failed */
             continue;
         }
         char err[256];
@@ -476,6 +533,7 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
 {
     apply_ctx a = { .c = c, .b = batch, .qs = qs, .n = n, .cache = json_object(), .contrib = json_object() };
     a.it = calloc(n, sizeof *a.it);
+    a.waits = calloc(n, sizeof *a.waits);
     for (size_t i = 0; i < n; i++) {
         qs[i]->held = false;
         qs[i]->retry_after_ms = -1;
@@ -500,15 +558,24 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
         partq *q = qs[i];
         if (batch[i]->state == CEV_DONE)
             progress = true;
-        if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
-            partq_block(c, q, q->retry_after_ms, !strcmp(a.b[i]->err_class, "mapping.wait"));
+        if (a.it[i].outcome == OUT_RETRY && !strcmp(a.b[i]->err_class, "mapping.wait"))
+            batch[i]->not_before_ms = clock_mono_ms() + partq_wait_delay(c, batch[i]->attempts);
+        else if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
+            partq_block(c, q, q->retry_after_ms);
         else if (batch[i]->state == CEV_DONE && !q->held)
             backoff_reset(&q->bo);
     }
     if (progress)
         c->last_progress_ms = clock_mono_ms();
+    for (size_t i = 0; i < n; i++)
+        if (batch[i]->state == CEV_DONE) { /* finished: its tree goes now, not when its offset is stored */
+            ev_free(&batch[i]->ev);
+            json_decref(batch[i]->key);
+            batch[i]->key = NULL;
+        }
     cm_batch(n, writes);
     json_decref(a.cache);
     json_decref(a.contrib);
+    free(a.waits);
     free(a.it);
 }

@@ -57,6 +57,7 @@ typedef struct cev {
     bool isolate;            /* apply alone (a coalesced write was refused) */
     bool index_pending;      /* its key index write failed: write it even when stale */
     int attempts;
+    int64_t not_before_ms;   /* waiting for its parent row: not taken again before this */
     int64_t first_fail_ms, last_fail_ms;
     char err_class[64];
     char err_msg[256];
@@ -114,12 +115,15 @@ void partq_push(cons *c, partq *q, rd_kafka_message_t *msg);
 cev *partq_at(partq *q, size_t i);
 /* Pops the DONE records at the head and stores the next offset; returns how many. */
 size_t partq_advance(cons *c, partq *q);
-/* Pauses a failed partition until its backoff (or retry_after_ms) has passed; an event
- * waiting for its parent row is looked at again every PARTQ_PARENT_RETRY_MS for its
- * first PARTQ_PARENT_QUICK_RETRIES attempts. */
+/* Pauses a failed partition until its backoff (or retry_after_ms) has passed. */
+void partq_block(cons *c, partq *q, int64_t retry_after_ms);
+/* How long an event waiting for its parent row waits before its next attempt: every
+ * PARTQ_PARENT_RETRY_MS for its first PARTQ_PARENT_QUICK_RETRIES attempts (the parent
+ * is usually an event or two away, in another topic or consumer), then backing off as
+ * for any failure. Only its key waits; the rest of its partition goes on. */
 #define PARTQ_PARENT_RETRY_MS 20
 #define PARTQ_PARENT_QUICK_RETRIES 50
-void partq_block(cons *c, partq *q, int64_t retry_after_ms, bool waiting_for_parent);
+int64_t partq_wait_delay(cons *c, int attempts);
 void partq_unblock(partq *q);
 /* Pauses or resumes fetching so that buffered records stay bounded. */
 void partq_flow(cons *c, partq *q);
@@ -145,6 +149,9 @@ void dlq_scrub(const char *in, char *out, size_t len);
 
 /* apply.c: one batch; qs[i] is the partition of batch[i]. */
 void apply_batch(cons *c, cev **batch, partq **qs, size_t n);
+/* Decodes a few of the records the next batch will take, while this batch's requests
+ * are in flight (an fs_idle_fn); false when there is nothing left to decode. */
+bool apply_decode_ahead(void *ud);
 /* Frees what apply_batch keeps between batches. */
 void apply_free(cons *c);
 

@@ -23,6 +23,8 @@ struct fs_client {
     CURL *pool[FS_POOL]; /* idle easy handles, reused */
     int npool;
     struct fs_xfer *xs;  /* max_inflight transfer slots; their buffers are kept */
+    fs_idle_fn idle;
+    void *idle_ud;
 };
 
 typedef struct fs_xfer {
@@ -190,6 +192,12 @@ void fs_client_free(fs_client *fc)
 
 const char *fs_root(const fs_client *fc) { return fc->root; }
 
+void fs_set_idle(fs_client *fc, fs_idle_fn fn, void *ud)
+{
+    fc->idle = fn;
+    fc->idle_ud = ud;
+}
+
 static size_t fs_on_body(char *p, size_t size, size_t n, void *ud)
 {
     fs_xfer *x = ud;
@@ -333,6 +341,7 @@ size_t fs_perform(fs_client *fc, fs_call *calls, size_t n)
     memcpy(authz, "Authorization: ", 15);
     fs_xfer *xs = fc->xs;
     size_t next = 0, running = 0, failed = 0;
+    bool idle_work = fc->idle != NULL;
     while (next < n || running > 0) {
         for (int s = 0; s < fc->max_inflight && next < n; s++) {
             if (!xs[s].call) {
@@ -355,8 +364,11 @@ size_t fs_perform(fs_client *fc, fs_call *calls, size_t n)
                 failed++;
             running--;
         }
-        if (running > 0 && (next >= n || running >= (size_t)fc->max_inflight))
-            curl_multi_poll(fc->multi, NULL, 0, 100, NULL);
+        if (running > 0 && (next >= n || running >= (size_t)fc->max_inflight)) {
+            curl_multi_poll(fc->multi, NULL, 0, idle_work ? 0 : 100, NULL);
+            if (idle_work)
+                idle_work = fc->idle(fc->idle_ud);
+        }
     }
     return failed;
 }

@@ -59,6 +59,11 @@ void fs_client_free(fs_client *fc);
 /* "projects/<p>/databases/<d>/documents" */
 const char *fs_root(const fs_client *fc);
 
+/* Work to do while requests are in flight (decoding the next records): fs_perform calls
+ * it between network events, as long as it returns true (more to do). */
+typedef bool (*fs_idle_fn)(void *ud);
+void fs_set_idle(fs_client *fc, fs_idle_fn fn, void *ud);
+
 /* Runs the calls concurrently (at most max_inflight at a time) and fills their results.
  * Returns how many did not end FS_OK. */
 size_t fs_perform(fs_client *fc, fs_call *calls, size_t n);

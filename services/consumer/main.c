@@ -213,7 +213,10 @@ static size_t cons_eligible(cons *c, int64_t now)
     size_t n = 0;
     for (partq *q = c->parts; q; q = q->next)
         if (q->blocked_until_ms <= now)
-            n += q->count;
+            for (size_t i = 0; i < q->count; i++) {
+                const cev *e = partq_at(q, i);
+                n += e->state != CEV_DONE && e->not_before_ms <= now; /* a waiting key holds back a few more */
+            }
     return n;
 }
 
@@ -237,7 +240,20 @@ static void cons_poll(cons *c)
     }
 }
 
-/* Takes up to max pending events from the partitions that are not backing off. */
+#define CONS_WAITING_KEYS 32 /* keys of one partition waiting for a parent, at most */
+
+static bool cons_key_in(const cev *e, cev *const *keys, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (keys[k]->msg->key_len == e->msg->key_len &&
+            (e->msg->key_len == 0 || !memcmp(keys[k]->msg->key, e->msg->key, e->msg->key_len)))
+            return true;
+    return false;
+}
+
+/* Takes up to max pending events from the partitions that are not backing off. An event
+ * waiting for its parent row is left out until its time, and so is every later event of
+ * its key; a partition with more waiting keys than that is left for later altogether. */
 static size_t cons_collect(cons *c, cev **batch, partq **qs, size_t max)
 {
     size_t n = 0;
@@ -246,10 +262,19 @@ static size_t cons_collect(cons *c, cev **batch, partq **qs, size_t max)
         if (q->blocked_until_ms > now)
             continue;
         q->blocked_until_ms = 0;
+        cev *waiting[CONS_WAITING_KEYS];
+        size_t nwaiting = 0;
         for (size_t i = 0; i < q->count && n < max; i++) {
             cev *e = partq_at(q, i);
             if (e->state == CEV_DONE)
                 continue;
+            if (e->not_before_ms > now || cons_key_in(e, waiting, nwaiting)) {
+                if (nwaiting == CONS_WAITING_KEYS)
+                    break;
+                if (!cons_key_in(e, waiting, nwaiting))
+                    waiting[nwaiting++] = e;
+                continue;
+            }
             if (e->isolate) {
                 if (n == 0) { /* alone in its batch */
                     batch[0] = e;
@@ -295,8 +320,13 @@ static int cons_run(cons *c)
         cons_poll(c);
         log_debug("polled %lld us, %zu buffered", (long long)(clock_mono_us() - t0), c->buffered);
         size_t n = cons_collect(c, batch, qs, max);
-        if (n)
+        if (n) {
             apply_batch(c, batch, qs, n);
+        } else if (c->buffered > 0) { /* only events waiting for their parents: wait a little */
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, PARTQ_PARENT_RETRY_MS / 2);
+            if (m)
+                cons_take(c, m);
+        }
         cons_housekeeping(c, &last_lag);
     }
     free(batch);
@@ -359,6 +389,7 @@ int main(int argc, char **argv)
     if (rc == 0) {
         cli_catch_stop_signals();
         rate_init(&c.rate, c.set.max_writes_per_second, c.set.ramp, c.set.ramp_start);
+        fs_set_idle(c.fs, apply_decode_ahead, &c);
         c.last_progress_ms = clock_mono_ms();
         log_info("consuming %s as group %s (http port %d)", c.set.topics, c.set.group_id, ops_server_port(ops));
         rc = cons_run(&c);

@@ -140,18 +140,24 @@ static void partq_pause(cons *c, partq *q, bool pause)
         q->kafka_paused = pause;
 }
 
-void partq_block(cons *c, partq *q, int64_t retry_after_ms, bool waiting_for_parent)
+void partq_block(cons *c, partq *q, int64_t retry_after_ms)
 {
     int64_t delay = backoff_next(&q->bo);
-    /* A row whose parent is not synced yet usually waits for an event a batch or two
-     * away (another table's topic, another consumer): look again soon, for about a
-     * second, before backing off as for any failure. */
-    if (waiting_for_parent && q->bo.attempt <= PARTQ_PARENT_QUICK_RETRIES && delay > PARTQ_PARENT_RETRY_MS)
-        delay = PARTQ_PARENT_RETRY_MS;
     if (retry_after_ms > delay)
         delay = retry_after_ms;
     q->blocked_until_ms = clock_mono_ms() + delay;
     partq_pause(c, q, true);
+}
+
+int64_t partq_wait_delay(cons *c, int attempts)
+{
+    if (attempts <= PARTQ_PARENT_QUICK_RETRIES)
+        return PARTQ_PARENT_RETRY_MS;
+    backoff b;
+    backoff_init(&b, c->set.retry_base_ms, c->set.retry_max_ms);
+    b.attempt = (unsigned)(attempts - PARTQ_PARENT_QUICK_RETRIES < 30 ? attempts - PARTQ_PARENT_QUICK_RETRIES : 30);
+    int64_t d = backoff_next(&b);
+    return d > PARTQ_PARENT_RETRY_MS ? d : PARTQ_PARENT_RETRY_MS;
 }
 
 void partq_unblock(partq *q)
