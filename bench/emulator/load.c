@@ -2,7 +2,10 @@
  * sockets, one thread per connection, requests prepared before the clock starts.
  *
  *   load MODE PORT [CONNS] [SECONDS] [WRITES]
- *   MODE: commit | batchwrite (WRITES writes per request, default 500) | patch
+ *   MODE: commit | batchwrite (WRITES writes per request, default 500) | patch |
+ *         consumer (what member-consumer sends: a :batchGet of WRITES documents with
+ *         a field mask, then a :batchWrite of masked updates of them, each with a
+ *         REQUEST_TIME transform of metadata.synced_at and an exists precondition)
  *
  * Prints one line: mode, requests, documents written, seconds, docs/s, req/s,
  * and the count of non-200 responses (which makes the exit status 1). */
@@ -25,7 +28,7 @@ typedef struct {
     size_t len;
 } req_t;
 
-static req_t reqs[NBODIES];
+static req_t reqs[NBODIES], gets[NBODIES]; /* gets: consumer mode's :batchGet */
 static int port, writes_per_req = 500, seconds = 5;
 static const char *mode;
 static atomic_long total_reqs, total_bad;
@@ -55,6 +58,45 @@ static int doc_json(char *out, size_t len, const char *name_prefix, long id)
                     "\"metadata\":{\"mapValue\":{\"fields\":{\"synced_at\":{\"timestampValue\":\"2026-01-01T00:00:00Z\"},"
                     "\"lsn\":{\"integerValue\":\"%ld\"}}}}}}",
                     name_prefix, id, id, id, id, id, id * 16);
+}
+
+static req_t http_post(const char *verb, const char *body, size_t n)
+{
+    char *req = malloc(n + 512);
+    int h = snprintf(req, 512,
+                     "POST /v1/projects/bench/databases/(default)/documents:%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     verb, n);
+    memcpy(req + h, body, n);
+    return (req_t){ req, (size_t)h + n };
+}
+
+#define MASK "[\"name\",\"email\",\"django_id\",\"active\",\"fee\",\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]"
+
+static void build_consumer(int b)
+{
+    size_t cap = (size_t)writes_per_req * 1400 + 1024, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n, "{\"documents\":[");
+    for (int i = 0; i < writes_per_req; i++)
+        n += (size_t)snprintf(body + n, cap - n, "%s\"projects/bench/databases/(default)/documents/members/m%ld\"",
+                              i ? "," : "", (long)b * writes_per_req + i);
+    n += (size_t)snprintf(body + n, cap - n, "],\"mask\":{\"fieldPaths\":" MASK "}}");
+    gets[b] = http_post("batchGet", body, n);
+    n = 0;
+    n += (size_t)snprintf(body + n, cap - n, "{\"writes\":[");
+    for (int i = 0; i < writes_per_req; i++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"update\":", i ? "," : "");
+        n += (size_t)doc_json(body + n, cap - n, "projects/bench/databases/(default)/documents/members/m",
+                              (long)b * writes_per_req + i);
+        n += (size_t)snprintf(body + n, cap - n,
+                              ",\"updateMask\":{\"fieldPaths\":" MASK "},\"updateTransforms\":[{\"fieldPath\":"
+                              "\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}],"
+                              "\"currentDocument\":{\"exists\":true}}");
+    }
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    reqs[b] = http_post("batchWrite", body, n);
+    free(body);
 }
 
 static void build_batch(int b)
@@ -145,6 +187,19 @@ static void *worker(void *arg)
     size_t cap = 65536;
     char *buf = malloc(cap);
     for (long i = idx; now_s() < deadline; i++) {
+        if (gets[i % NBODIES].data) {
+            req_t *g = &gets[i % NBODIES];
+            for (size_t off = 0; off < g->len;) {
+                ssize_t w = write(fd, g->data + off, g->len - off);
+                if (w <= 0) {
+                    perror("write");
+                    exit(1);
+                }
+                off += (size_t)w;
+            }
+            if (read_response(fd, &buf, &cap) != 200)
+                atomic_fetch_add(&total_bad, 1);
+        }
         req_t *r = &reqs[i % NBODIES];
         for (size_t off = 0; off < r->len;) {
             ssize_t w = write(fd, r->data + off, r->len - off);
@@ -181,7 +236,7 @@ int main(int argc, char **argv)
     writes_per_req = argc > 5 ? atoi(argv[5]) : 500;
     int patch = strcmp(mode, "patch") == 0;
     for (int b = 0; b < NBODIES; b++)
-        patch ? build_patch(b) : build_batch(b);
+        patch ? build_patch(b) : strcmp(mode, "consumer") == 0 ? build_consumer(b) : build_batch(b);
     pthread_t th[256];
     double start = now_s();
     deadline = start + seconds;
