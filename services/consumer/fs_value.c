@@ -273,22 +273,35 @@ int fsv_path_split(const char *path, char *buf, size_t len, char **segs, int max
 int fsv_path_append(char *path, size_t len, const char *segment)
 {
     size_t o = strlen(path);
-    char tmp[512];
-    if (fsv_simple_segment(segment)) {
-        snprintf(tmp, sizeof tmp, "%s", segment);
-    } else {
-        size_t t = 0;
-        tmp[t++] = '`';
-        for (const char *s = segment; *s && t + 3 < sizeof tmp; s++) {
-            if (*s == '`' || *s == '\\')
-                tmp[t++] = '\\';
-            tmp[t++] = *s;
-        }
-        tmp[t++] = '`';
-        tmp[t] = 0;
+    char *p = path + o, *end = path + len - 1; /* room for the NUL */
+    if (o) {
+        if (p >= end)
+            return -1;
+        *p++ = '.';
     }
-    int n = snprintf(path + o, len - o, "%s%s", o ? "." : "", tmp);
-    return n < 0 || (size_t)n >= len - o ? -1 : 0;
+    if (fsv_simple_segment(segment)) {
+        size_t n = strlen(segment);
+        if (n > (size_t)(end - p))
+            return path[o] = 0, -1;
+        memcpy(p, segment, n);
+        p += n;
+    } else {
+        if (p >= end)
+            return path[o] = 0, -1;
+        *p++ = '`';
+        for (const char *s = segment; *s; s++) {
+            if ((*s == '`' || *s == '\\') && p < end)
+                *p++ = '\\';
+            if (p >= end)
+                return path[o] = 0, -1;
+            *p++ = *s;
+        }
+        if (p >= end)
+            return path[o] = 0, -1;
+        *p++ = '`';
+    }
+    *p = 0;
+    return 0;
 }
 
 static json_t *fsv_map_fields(json_t *value)

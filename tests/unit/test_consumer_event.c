@@ -178,6 +178,18 @@ static void field_paths(void **state)
     fsv_path_append(path, sizeof path, "rows");
     fsv_path_append(path, sizeof path, "42");
     assert_string_equal(path, "metadata.rows.`42`");
+    char q[32] = "";
+    assert_int_equal(fsv_path_append(q, sizeof q, "a`b\\c"), 0);
+    assert_string_equal(q, "`a\\`b\\\\c`");
+    assert_int_equal(fsv_path_split(q, buf, sizeof buf, segs, 8), 1);
+    assert_string_equal(segs[0], "a`b\\c");
+    char small[8] = "ab";
+    assert_int_equal(fsv_path_append(small, sizeof small, "cdefgh"), -1); /* no room: unchanged */
+    assert_string_equal(small, "ab");
+    assert_int_equal(fsv_path_append(small, sizeof small, "cdef"), 0);
+    assert_string_equal(small, "ab.cdef");
+    assert_int_equal(fsv_path_append(small, sizeof small, "x"), -1);
+    assert_string_equal(small, "ab.cdef");
 
     json_t *fields = json_object();
     assert_int_equal(fsv_set(fields, "profile.address.street", fsv_string("Túngata")), 0);
