@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/producer/jbuf.h"
+#include "common/jbuf.h"
 #include "tests/fuzz/json_valid.h"
 
 /* Valid JSON by the grammar (json_valid.h); jansson must parse it too unless it holds a
