@@ -8,7 +8,8 @@
  *         REQUEST_TIME transform of metadata.synced_at and an exists precondition)
  *
  * Prints one line: mode, requests, documents written, seconds, docs/s, req/s,
- * and the count of non-200 responses (which makes the exit status 1). */
+ * and the count of non-200 responses (which makes the exit status 1); then one line
+ * of response times (ms: mean, median, 99th percentile, max) per request kind. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +34,47 @@ static int port, writes_per_req = 500, seconds = 5;
 static const char *mode;
 static atomic_long total_reqs, total_bad;
 static double deadline;
+
+/* Response times in ms of one kind of request, per connection (merged at the end). */
+typedef struct {
+    double *ms;
+    size_t n, cap;
+} lat_t;
+
+#define MAXCONNS 256
+static lat_t lat_main[MAXCONNS], lat_get[MAXCONNS];
+
+static void lat_add(lat_t *l, double ms)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->ms = realloc(l->ms, l->cap * sizeof *l->ms);
+    }
+    l->ms[l->n++] = ms;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void lat_print(const char *what, lat_t *per, int conns)
+{
+    lat_t all = { 0 };
+    for (int c = 0; c < conns; c++)
+        for (size_t i = 0; i < per[c].n; i++)
+            lat_add(&all, per[c].ms[i]);
+    if (all.n == 0)
+        return;
+    qsort(all.ms, all.n, sizeof *all.ms, cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < all.n; i++)
+        sum += all.ms[i];
+    printf("  %-10s n=%zu ms: mean=%.1f p50=%.1f p99=%.1f max=%.1f\n", what, all.n, sum / all.n, all.ms[all.n / 2],
+           all.ms[(size_t)(all.n * 0.99)], all.ms[all.n - 1]);
+    free(all.ms);
+}
 
 static double now_s(void)
 {
@@ -182,13 +224,14 @@ static int read_response(int fd, char **buf, size_t *cap)
 
 static void *worker(void *arg)
 {
-    long idx = (long)arg;
+    long idx = (long)arg, conn = idx / 7;
     int fd = connect_port();
     size_t cap = 65536;
     char *buf = malloc(cap);
     for (long i = idx; now_s() < deadline; i++) {
         if (gets[i % NBODIES].data) {
             req_t *g = &gets[i % NBODIES];
+            double t0 = now_s();
             for (size_t off = 0; off < g->len;) {
                 ssize_t w = write(fd, g->data + off, g->len - off);
                 if (w <= 0) {
@@ -199,8 +242,10 @@ static void *worker(void *arg)
             }
             if (read_response(fd, &buf, &cap) != 200)
                 atomic_fetch_add(&total_bad, 1);
+            lat_add(&lat_get[conn], (now_s() - t0) * 1e3);
         }
         req_t *r = &reqs[i % NBODIES];
+        double t1 = now_s();
         for (size_t off = 0; off < r->len;) {
             ssize_t w = write(fd, r->data + off, r->len - off);
             if (w <= 0) {
@@ -216,6 +261,7 @@ static void *worker(void *arg)
         }
         if (st != 200)
             atomic_fetch_add(&total_bad, 1);
+        lat_add(&lat_main[conn], (now_s() - t1) * 1e3);
         atomic_fetch_add(&total_reqs, 1);
     }
     free(buf);
@@ -237,16 +283,20 @@ int main(int argc, char **argv)
     int patch = strcmp(mode, "patch") == 0;
     for (int b = 0; b < NBODIES; b++)
         patch ? build_patch(b) : strcmp(mode, "consumer") == 0 ? build_consumer(b) : build_batch(b);
-    pthread_t th[256];
+    pthread_t th[MAXCONNS];
     double start = now_s();
     deadline = start + seconds;
-    for (long c = 0; c < conns && c < 256; c++)
+    if (conns > MAXCONNS)
+        conns = MAXCONNS;
+    for (long c = 0; c < conns; c++)
         pthread_create(&th[c], NULL, worker, (void *)(c * 7));
-    for (int c = 0; c < conns && c < 256; c++)
+    for (int c = 0; c < conns; c++)
         pthread_join(th[c], NULL);
     double el = now_s() - start;
     long n = atomic_load(&total_reqs), docs = patch ? n : n * writes_per_req;
     printf("%-10s conns=%d requests=%ld documents=%ld seconds=%.2f docs_per_s=%.0f req_per_s=%.0f errors=%ld\n", mode,
            conns, n, docs, el, docs / el, n / el, atomic_load(&total_bad));
+    lat_print(strcmp(mode, "consumer") == 0 ? "batchWrite" : mode, lat_main, conns);
+    lat_print("batchGet", lat_get, conns);
     return atomic_load(&total_bad) ? 1 : 0;
 }

@@ -541,6 +541,165 @@ static void test_faults(void **state)
     json_decref(g);
 }
 
+
+/* ---------- REQUEST_TIME writes prepared outside the write lock ---------- */
+
+static fixture *hook_fixture;
+static const char *hook_body; /* a :commit run between preparing and the write lock, once */
+
+static void change_in_between(emu_ctx *ctx)
+{
+    (void)ctx;
+    emu_batch_prepared_hook = NULL; /* the commit below prepares too */
+    int http;
+    json_t *r = call(hook_fixture, "POST", V1 ":commit", NULL, hook_body, &http);
+    assert_int_equal(http, 200);
+    json_decref(r);
+}
+
+static const char *str_at(const json_t *j, const char *path)
+{
+    char *p = strdup(path), *save = NULL;
+    const json_t *v = j;
+    for (char *k = strtok_r(p, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+        v = json_is_array(v) ? json_array_get(v, (size_t)atoi(k)) : json_object_get(v, k);
+    free(p);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+/* The consumer's writes: the commit time lands in the document, its updateTime and
+ * the transform results alike; failed preconditions are reported per write. */
+static void test_request_time_writes(void **state)
+{
+    fixture *f = *state;
+    int http;
+    json_decref(call(f, "PATCH", V1 "/c/r", NULL,
+                     "{\"fields\":{\"a\":{\"integerValue\":\"1\"},\"m\":{\"mapValue\":{\"fields\":{\"t\":{\"timestampValue\":"
+                     "\"2020-01-01T00:00:00Z\"},\"k\":{\"stringValue\":\"keep\"}}}}}}",
+                     &http));
+    json_t *r = call_raw(f, "POST", V1 ":batchWrite", NULL,
+                         "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/r\",\"fields\":{\"a\":{\"integerValue\":\"2\"}}},"
+                         "\"updateMask\":{\"fieldPaths\":[\"a\",\"m.t\"]},\"updateTransforms\":[{\"fieldPath\":\"m.t\","
+                         "\"setToServerValue\":\"REQUEST_TIME\"}],\"currentDocument\":{\"exists\":true}},"
+                         "{\"update\":{\"name\":\"" DB "/documents/c/new\",\"fields\":{}},\"updateTransforms\":[{\"fieldPath\":"
+                         "\"t\",\"setToServerValue\":\"REQUEST_TIME\"}],\"currentDocument\":{\"exists\":false}},"
+                         "{\"update\":{\"name\":\"" DB "/documents/c/none\",\"fields\":{}},\"updateTransforms\":[{\"fieldPath\":"
+                         "\"t\",\"setToServerValue\":\"REQUEST_TIME\"}],\"currentDocument\":{\"exists\":true}}]}",
+                         &http, false);
+    assert_int_equal(http, 200);
+    char t[64];
+    snprintf(t, sizeof t, "%s", str_at(r, "writeResults.0.updateTime"));
+    assert_string_equal(str_at(r, "writeResults.0.transformResults.0.timestampValue"), t);
+    assert_string_equal(str_at(r, "writeResults.1.updateTime"), t);
+    assert_string_equal(str_at(r, "writeResults.1.transformResults.0.timestampValue"), t);
+    json_t *g = call_raw(f, "GET", V1 "/c/r", NULL, NULL, &http, false);
+    assert_string_equal(str_at(g, "updateTime"), t);
+    assert_string_equal(str_at(g, "fields.m.mapValue.fields.t.timestampValue"), t);
+    assert_string_equal(str_at(g, "fields.m.mapValue.fields.k.stringValue"), "keep");
+    json_decref(g);
+    g = call_raw(f, "GET", V1 "/c/new", NULL, NULL, &http, false);
+    assert_string_equal(str_at(g, "createTime"), t);
+    assert_string_equal(str_at(g, "fields.t.timestampValue"), t);
+    json_decref(g);
+    scrub(r);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"writeResults\":[{\"updateTime\":\"T\",\"transformResults\":[{\"timestampValue\":\"%s\"}]},"
+             "{\"updateTime\":\"T\",\"transformResults\":[{\"timestampValue\":\"%s\"}]},{}],"
+             "\"status\":[{},{},{\"code\":5,\"message\":\"No document to update: " DB "/documents/c/none\"}]}",
+             t, t);
+    expect_json(r, want);
+}
+
+/* A document changed between preparing a write and the write lock: the write is
+ * applied to the new version (or fails its precondition against it), per write in
+ * :batchWrite, all or nothing in :commit. */
+static void test_request_time_document_changed_in_between(void **state)
+{
+    fixture *f = *state;
+    int http;
+    json_t *r = call_raw(f, "POST", V1 ":commit", NULL,
+                         "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/r\",\"fields\":{\"a\":{\"integerValue\":\"1\"}}}},"
+                         "{\"update\":{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"a\":{\"integerValue\":\"1\"}}}}]}",
+                         &http, false);
+    char v1[64], body[2048];
+    snprintf(v1, sizeof v1, "%s", str_at(r, "commitTime"));
+    json_decref(r);
+    hook_fixture = f;
+    hook_body = "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/r\",\"fields\":{\"b\":{\"integerValue\":\"9\"}}},"
+                "\"updateMask\":{\"fieldPaths\":[\"b\"]}},"
+                "{\"update\":{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"b\":{\"integerValue\":\"9\"}}},"
+                "\"updateMask\":{\"fieldPaths\":[\"b\"]}}]}";
+    emu_batch_prepared_hook = change_in_between;
+    /* c/r: exists, still true after the change; c/s: the version read is gone */
+    snprintf(body, sizeof body,
+             "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/r\",\"fields\":{\"a\":{\"integerValue\":\"2\"}}},"
+             "\"updateMask\":{\"fieldPaths\":[\"a\"]},\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":"
+             "\"REQUEST_TIME\"}],\"currentDocument\":{\"exists\":true}},"
+             "{\"update\":{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"a\":{\"integerValue\":\"2\"}}},"
+             "\"updateMask\":{\"fieldPaths\":[\"a\"]},\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":"
+             "\"REQUEST_TIME\"}],\"currentDocument\":{\"updateTime\":\"%s\"}}]}",
+             v1);
+    r = call_raw(f, "POST", V1 ":batchWrite", NULL, body, &http, false);
+    assert_null(emu_batch_prepared_hook); /* it ran */
+    assert_int_equal(http, 200);
+    char t[64];
+    snprintf(t, sizeof t, "%s", str_at(r, "writeResults.0.updateTime"));
+    assert_string_equal(str_at(r, "writeResults.0.transformResults.0.timestampValue"), t);
+    json_t *g = call_raw(f, "GET", V1 "/c/r", NULL, NULL, &http, false);
+    assert_string_equal(str_at(g, "updateTime"), t);
+    json_object_del(g, "createTime");
+    json_object_del(g, "updateTime");
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"name\":\"" DB "/documents/c/r\",\"fields\":{\"a\":{\"integerValue\":\"2\"},\"b\":{\"integerValue\":\"9\"},"
+             "\"t\":{\"timestampValue\":\"%s\"}}}",
+             t);
+    expect_json(g, want);
+    scrub(r);
+    int64_t v1_us;
+    assert_int_equal(emu_time_parse(v1, &v1_us), 0);
+    json_t *s = call_raw(f, "GET", V1 "/c/s", NULL, NULL, &http, false);
+    int64_t v2_us;
+    assert_int_equal(emu_time_parse(str_at(s, "updateTime"), &v2_us), 0);
+    json_decref(s);
+    snprintf(want, sizeof want,
+             "{\"writeResults\":[{\"updateTime\":\"T\",\"transformResults\":[{\"timestampValue\":\"%s\"}]},{}],"
+             "\"status\":[{},{\"code\":9,\"message\":\"the stored version (%lld) does not match the required base "
+             "version (%lld)\"}]}",
+             t, (long long)v2_us, (long long)v1_us);
+    expect_json(r, want);
+    expect_call(f, "GET", V1 "/c/s", NULL, NULL, 200,
+                "{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"a\":{\"integerValue\":\"1\"},\"b\":{\"integerValue\":\"9\"}},"
+                "\"createTime\":\"T\",\"updateTime\":\"T\"}");
+
+    /* :commit: c/s's version changes in between, so neither write is applied */
+    snprintf(v1, sizeof v1, "%s", str_at(g = call_raw(f, "GET", V1 "/c/s", NULL, NULL, &http, false), "updateTime"));
+    json_decref(g);
+    emu_batch_prepared_hook = change_in_between;
+    snprintf(body, sizeof body,
+             "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/q\",\"fields\":{}},\"updateTransforms\":[{\"fieldPath\":"
+             "\"t\",\"setToServerValue\":\"REQUEST_TIME\"}]},"
+             "{\"update\":{\"name\":\"" DB "/documents/c/s\",\"fields\":{}},\"updateMask\":{\"fieldPaths\":[]},"
+             "\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":\"REQUEST_TIME\"}],"
+             "\"currentDocument\":{\"updateTime\":\"%s\"}}]}",
+             v1);
+    hook_body = "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"b\":{\"integerValue\":\"10\"}}},"
+                "\"updateMask\":{\"fieldPaths\":[\"b\"]}}]}";
+    r = call_raw(f, "POST", V1 ":commit", NULL, body, &http, false);
+    assert_null(emu_batch_prepared_hook);
+    assert_int_equal(http, 400);
+    assert_string_equal(str_at(r, "error.status"), "FAILED_PRECONDITION");
+    json_decref(r);
+    expect_call(f, "GET", V1 "/c/q", NULL, NULL, 404,
+                "{\"error\":{\"code\":404,\"message\":\"Document \\\"" DB "/documents/c/q\\\" not found.\",\"status\":"
+                "\"NOT_FOUND\"}}");
+    expect_call(f, "GET", V1 "/c/s", NULL, NULL, 200,
+                "{\"name\":\"" DB "/documents/c/s\",\"fields\":{\"a\":{\"integerValue\":\"1\"},\"b\":{\"integerValue\":\"10\"}},"
+                "\"createTime\":\"T\",\"updateTime\":\"T\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +713,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_and_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_time_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_time_document_changed_in_between, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,6 +410,169 @@ static void test_text_fields_split(void **state)
     }
 }
 
+
+/* ---------- writes prepared before the commit time is known ---------- */
+
+static void parse_write(const char *write_json, emu_write *w)
+{
+    json_t *wj = json_loads(write_json, 0, NULL);
+    emu_status st;
+    assert_non_null(wj);
+    assert_int_equal(emu_write_parse(wj, DB, w, &st), 0);
+    json_decref(wj);
+}
+
+/* Applies write_json to cur at now_us under the lock's way (emu_write_apply) and the
+ * prepared way (emu_write_prepare against floor_us, then emu_write_finish at now_us),
+ * and checks both give the same: status, text byte for byte, times, results.
+ * Returns how many placeholders the prepared write had. */
+static int expect_prepared_like_applied(const emu_docstate *cur, const char *write_json, int64_t floor_us, int64_t now_us)
+{
+    emu_write w;
+    parse_write(write_json, &w);
+    emu_docstate a, b;
+    json_t *ra = NULL, *rb = NULL;
+    emu_status sa, sb;
+    emu_timeslots slots;
+    int rca = emu_write_apply(&w, cur, now_us, &a, &ra, &sa);
+    int rcb = emu_write_prepare(&w, cur, floor_us, &b, &rb, &slots, &sb);
+    if (rca != rcb)
+        fail_msg("applied rc %d, prepared rc %d for %s", rca, rcb, write_json);
+    if (rca == 0) {
+        emu_write_finish(&w, cur, now_us, &b, rb, &slots);
+        assert_int_equal(a.exists, b.exists);
+        if (a.exists)
+            assert_string_equal(a.text, b.text);
+        if (slots.n > 0)
+            assert_null(b.fields); /* the tree held placeholders */
+        assert_int_equal(a.create_us, b.create_us);
+        assert_int_equal(a.update_us, b.update_us);
+        assert_int_equal(a.unchanged, b.unchanged);
+        if (!(ra == rb || json_equal(ra, rb))) {
+            char *x = json_dumps(ra, JSON_COMPACT), *y = json_dumps(rb, JSON_COMPACT);
+            fail_msg("applied results %s, prepared %s for %s", x, y, write_json);
+        }
+    } else {
+        assert_int_equal(sa.code, sb.code);
+        assert_string_equal(sa.msg, sb.msg);
+    }
+    json_decref(a.fields);
+    json_decref(b.fields);
+    free(a.text);
+    free(b.text);
+    json_decref(ra);
+    json_decref(rb);
+    int n = rca == 0 ? slots.n : 0;
+    emu_timeslots_free(&slots);
+    emu_write_clear(&w);
+    return n;
+}
+
+static void test_prepared_request_time_like_applied(void **state)
+{
+    (void)state;
+    static const char *const writes[] = {
+        /* the consumer's write */
+        UPD("{\"name\":{\"stringValue\":\"Jóna\"},\"metadata\":{\"mapValue\":{\"fields\":{\"lsn\":{\"integerValue\":\"17\"}}}}}",
+            "\"updateMask\":{\"fieldPaths\":[\"name\",\"email\",\"metadata.lsn\",\"metadata.synced_at\"]},"
+            "\"updateTransforms\":[{\"fieldPath\":\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}],"
+            "\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000020Z\"}"),
+        /* the same with a stale version, and a create on an existing document */
+        UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"name\"]},\"updateTransforms\":[{\"fieldPath\":\"metadata.synced_at\","
+                  "\"setToServerValue\":\"REQUEST_TIME\"}],\"currentDocument\":{\"updateTime\":\"1970-01-01T00:00:00.000021Z\"}"),
+        UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"name\"]},\"updateTransforms\":[{\"fieldPath\":\"t\","
+                  "\"setToServerValue\":\"REQUEST_TIME\"}],\"currentDocument\":{\"exists\":false}"),
+        /* several server times, top level and nested, with other transforms between */
+        UPD("{\"n\":{\"integerValue\":\"1\"}}",
+            "\"updateMask\":{\"fieldPaths\":[\"n\"]},\"updateTransforms\":[{\"fieldPath\":\"t1\",\"setToServerValue\":\"REQUEST_TIME\"},"
+            "{\"fieldPath\":\"n\",\"increment\":{\"integerValue\":\"2\"}},{\"fieldPath\":\"address.at\",\"setToServerValue\":1},"
+            "{\"fieldPath\":\"tags\",\"appendMissingElements\":{\"values\":[{\"stringValue\":\"b\"}]}},"
+            "{\"fieldPath\":\"name\",\"setToServerValue\":\"REQUEST_TIME\"}]"),
+        /* without a mask (the whole document is replaced), and as a transform write */
+        UPD("{\"x\":{\"stringValue\":\"1\"},\"m\":{\"mapValue\":{\"fields\":{\"y\":{\"nullValue\":null}}}}}",
+            "\"updateTransforms\":[{\"fieldPath\":\"m.t\",\"setToServerValue\":\"REQUEST_TIME\"}]"),
+        "{\"transform\":{\"document\":\"" DOC "\",\"fieldTransforms\":[{\"fieldPath\":\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}]}}",
+        /* a placeholder's text in a string stays a string */
+        UPD("{\"s\":{\"stringValue\":\"\\\"timestampValue\\\":\\\"~~~~-~~-~~T~~:~~:~~.~~~~~~Z\\\"\"}}",
+            "\"updateMask\":{\"fieldPaths\":[\"s\"]},\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":\"REQUEST_TIME\"}]"),
+        /* no server time: as before */
+        UPD("{\"n\":{\"integerValue\":\"5\"}}", "\"updateMask\":{\"fieldPaths\":[\"n\"]}"),
+        "{\"delete\":\"" DOC "\",\"currentDocument\":{\"exists\":true}}",
+    };
+    /* commit times whose text has 6, 3 and no fraction digits */
+    static const int64_t times[] = { 1795793434712468, 1795793434712000, 1795793434000000 };
+    json_t *member = fields(MEMBER);
+    char *text = emu_fields_text(member);
+    emu_docstate curs[] = {
+        existing(member),
+        { .exists = true, .text = text, .create_us = 10, .update_us = 20 },
+        { 0 },
+    };
+    /* placeholders per write, on an existing document and on none (the rest fail or have no server time) */
+    static const int want[][9] = { { 1, 0, 0, 3, 1, 1, 1, 0, 0 }, { 0, 0, 1, 3, 1, 1, 1, 0, 0 } };
+    for (size_t c = 0; c < sizeof curs / sizeof curs[0]; c++)
+        for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+            for (size_t t = 0; t < sizeof times / sizeof times[0]; t++)
+                assert_int_equal(expect_prepared_like_applied(&curs[c], writes[i], 1767225600000000, times[t]),
+                                 want[c == 2][i]);
+    free(text);
+    json_decref(member);
+}
+
+/* A REQUEST_TIME field that holds a timestamp later than every commit so far might
+ * be set to the value it has (then the write changes nothing and keeps its
+ * updateTime): such a write is not prepared. */
+static void test_prepare_defers_when_time_may_match(void **state)
+{
+    (void)state;
+    const char *stored = "{\"t\":{\"timestampValue\":\"2026-11-25T15:30:34.712468Z\"},\"n\":{\"integerValue\":\"1\"}}";
+    int64_t t_us;
+    assert_int_equal(emu_time_parse("2026-11-25T15:30:34.712468Z", &t_us), 0);
+    emu_write masked, whole;
+    parse_write(UPD("{}", "\"updateMask\":{\"fieldPaths\":[]},\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":\"REQUEST_TIME\"}]"),
+                &masked);
+    parse_write(UPD("{\"n\":{\"integerValue\":\"1\"}}", "\"updateTransforms\":[{\"fieldPath\":\"t\",\"setToServerValue\":\"REQUEST_TIME\"}]"),
+                &whole);
+    json_t *tree = fields(stored);
+    char *text = strdup(stored);
+    emu_docstate curs[] = { { .exists = true, .text = text, .create_us = 10, .update_us = 20 }, existing(tree) };
+    const emu_write *ws[] = { &masked, &whole };
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t i = 0; i < 2; i++) {
+            emu_docstate next;
+            json_t *res;
+            emu_status st;
+            emu_timeslots slots;
+            /* the stored time is later than the floor: the commit time might be it */
+            assert_int_equal(emu_write_prepare(ws[i], &curs[c], t_us - 1, &next, &res, &slots, &st), 1);
+            assert_null(next.text);
+            assert_null(res);
+            assert_int_equal(slots.n, 0);
+            /* and indeed, at that time the write is no change */
+            assert_int_equal(emu_write_apply(ws[i], &curs[c], t_us, &next, &res, &st), 0);
+            assert_true(next.unchanged);
+            assert_int_equal(next.update_us, 20);
+            json_decref(next.fields);
+            free(next.text);
+            json_decref(res);
+            /* not later than the floor: prepared, and a change */
+            assert_int_equal(emu_write_prepare(ws[i], &curs[c], t_us, &next, &res, &slots, &st), 0);
+            assert_int_equal(slots.n, 1);
+            assert_false(next.unchanged);
+            emu_write_finish(ws[i], &curs[c], t_us + 1, &next, res, &slots);
+            assert_int_equal(next.update_us, t_us + 1);
+            json_decref(next.fields);
+            free(next.text);
+            json_decref(res);
+            emu_timeslots_free(&slots);
+        }
+    }
+    free(text);
+    json_decref(tree);
+    emu_write_clear(&masked);
+    emu_write_clear(&whole);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_invalid_writes),               cmocka_unit_test(test_document_size_limit),
         cmocka_unit_test(test_text_writes_match_tree_writes), cmocka_unit_test(test_text_update_keeps_other_fields_exactly),
         cmocka_unit_test(test_text_fields_split),
+        cmocka_unit_test(test_prepared_request_time_like_applied), cmocka_unit_test(test_prepare_defers_when_time_may_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

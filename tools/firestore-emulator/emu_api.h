@@ -97,6 +97,10 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
 int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st);
 int emu_api_begin(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st);
 int emu_api_rollback(emu_ctx *ctx, const char *database, const json_t *body, json_t **out, emu_status *st);
+/* For tests: when set, called by :commit and :batchWrite after their writes were
+ * prepared against a snapshot and before the write lock is taken (to change a
+ * document in between). NULL in the server. */
+extern void (*emu_batch_prepared_hook)(emu_ctx *ctx);
 /* emu_query.c */
 int emu_api_run_query(emu_ctx *ctx, const char *database, const char *parent, const json_t *body, json_t **out,
                       emu_status *st);

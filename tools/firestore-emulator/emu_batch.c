@@ -106,11 +106,13 @@ static void emu_stage_install(emu_stage *sg, emu_store *store)
  * Parsing the stored document, merging and writing the new text is most of a
  * write's cost. Doing it under the store's write lock would let one thread work
  * while the other waits, so each write is first computed against a snapshot of its
- * document taken under the read lock. Under the write lock the prepared result is
- * used when the document is still in the snapshot's version (updateTime identifies
- * versions); otherwise, and for writes that need the commit time itself (server
- * timestamps) or that touch a document twice in one request, the write is applied
- * there. */
+ * document taken under the read lock. A REQUEST_TIME transform leaves a placeholder
+ * for the commit time in the prepared text (emu_write_prepare). Under the write
+ * lock the prepared result is used when the document is still in the snapshot's
+ * version (updateTime identifies versions): the commit time is copied over the
+ * placeholders (emu_write_finish). Otherwise, and for writes whose outcome depends
+ * on the commit time beyond that or that touch a document twice in one request,
+ * the write is applied there. */
 
 typedef struct {
     bool ready;          /* computed against snap; false: apply under the lock */
@@ -119,16 +121,11 @@ typedef struct {
     emu_status st;
     emu_docstate next;   /* owned until handed over */
     json_t *tres;
+    emu_timeslots slots; /* placeholders of the commit time in next.text */
 } emu_prepared;
 
-static bool emu_uses_commit_time(const emu_write *w)
-{
-    for (int i = 0; i < w->ntr; i++) {
-        if (w->tr[i].kind == EMU_TR_SERVER_TIME)
-            return true;
-    }
-    return false;
-}
+/* Test hook: called between preparing and taking the write lock. */
+void (*emu_batch_prepared_hook)(emu_ctx *ctx) = NULL;
 
 static emu_prepared *emu_prepare_writes(emu_ctx *ctx, emu_write *w, size_t n)
 {
@@ -137,7 +134,7 @@ static emu_prepared *emu_prepare_writes(emu_ctx *ctx, emu_write *w, size_t n)
     emu_stage_init(&seen, n);
     for (size_t i = 0; i < n; i++) {
         size_t *slot = emu_stage_slot(&seen, w[i].name);
-        p[i].ready = !*slot && !emu_uses_commit_time(&w[i]);
+        p[i].ready = !*slot;
         if (*slot)
             p[*slot - 1].ready = false; /* every write of a repeated document goes under the lock */
         else
@@ -145,6 +142,7 @@ static emu_prepared *emu_prepare_writes(emu_ctx *ctx, emu_write *w, size_t n)
     }
     emu_stage_free(&seen);
     emu_store_rdlock(ctx->store);
+    int64_t floor_us = emu_store_last(ctx->store); /* every commit time from now on is later */
     for (size_t i = 0; i < n; i++) {
         const emu_doc *d = p[i].ready ? emu_store_get(ctx->store, w[i].name) : NULL;
         if (d)
@@ -152,9 +150,14 @@ static emu_prepared *emu_prepare_writes(emu_ctx *ctx, emu_write *w, size_t n)
     }
     emu_store_unlock(ctx->store);
     for (size_t i = 0; i < n; i++) {
-        if (p[i].ready)
-            p[i].rc = emu_write_apply(&w[i], &p[i].snap, 0, &p[i].next, &p[i].tres, &p[i].st);
+        if (p[i].ready) {
+            p[i].rc = emu_write_prepare(&w[i], &p[i].snap, floor_us, &p[i].next, &p[i].tres, &p[i].slots, &p[i].st);
+            if (p[i].rc > 0)
+                p[i].ready = false;
+        }
     }
+    if (emu_batch_prepared_hook)
+        emu_batch_prepared_hook(ctx);
     return p;
 }
 
@@ -165,6 +168,7 @@ static void emu_prepared_free(emu_prepared *p, size_t n)
         json_decref(p[i].next.fields);
         free(p[i].next.text);
         json_decref(p[i].tres);
+        emu_timeslots_free(&p[i].slots);
     }
     free(p);
 }
@@ -184,11 +188,8 @@ static int emu_apply_locked(const emu_write *w, emu_prepared *p, const emu_docst
     *tres = p->tres;
     p->next = (emu_docstate){ 0 };
     p->tres = NULL;
-    if (next->exists) {
-        next->create_us = cur->exists ? cur->create_us : now;
-        /* cur is the snapshot's version: unchanged against it is unchanged against cur */
-        next->update_us = cur->exists && next->unchanged ? cur->update_us : now;
-    }
+    /* cur is the snapshot's version: unchanged against it is unchanged against cur */
+    emu_write_finish(w, cur, now, next, *tres, &p->slots);
     return 0;
 }
 

@@ -212,6 +212,11 @@ int64_t emu_store_now(emu_store *s)
     return now > last ? now : last;
 }
 
+int64_t emu_store_last(emu_store *s)
+{
+    return __atomic_load_n(&s->last_us, __ATOMIC_ACQUIRE);
+}
+
 json_t *emu_doc_fields(const emu_doc *d)
 {
     json_t *f = json_loads(d->text, 0, NULL);

@@ -77,8 +77,10 @@ size_t emu_store_clear_prefix(emu_store *s, const char *prefix);
 /* The next commit time in µs: wall clock, but strictly greater than the last one,
  * so that update times identify versions. Needs the write lock. */
 int64_t emu_store_tick(emu_store *s);
-/* The last commit time handed out (a read time for reads). */
+/* A read time for reads: the wall clock, but not before the last commit time. */
 int64_t emu_store_now(emu_store *s);
+/* The last commit time handed out (0 before the first); the next is greater. */
+int64_t emu_store_last(emu_store *s);
 
 /* Document JSON {"name","fields"?,"createTime","updateTime"} with d's fields, or
  * fields_override when not NULL (already parsed, or a projection by a mask). */

@@ -348,12 +348,28 @@ static json_t *emu_array_remove(const json_t *prev, const json_t *ops)
     return emu_value_array(out);
 }
 
+/* ---------- the commit time, when it is not known yet ----------
+ *
+ * emu_write_prepare() applies a write with EMU_NOW_SLOT for the commit time: a
+ * REQUEST_TIME transform then sets {"timestampValue":EMU_SLOT}, a string no stored
+ * timestamp can hold (they are digits, as emu_time_format writes them) and as long
+ * as the longest one, so the document's size only shrinks when the time replaces it.
+ * In compact JSON the bytes "timestampValue":"EMU_SLOT" can only be such a value: a
+ * quote inside a string or key is escaped, and a Value's key is followed by a
+ * string only for a timestamp. */
+#define EMU_NOW_SLOT INT64_MIN /* no valid time (years 0001..9999) */
+#define EMU_SLOT "~~~~-~~-~~T~~:~~:~~.~~~~~~Z"
+#define EMU_SLOT_LEN (sizeof EMU_SLOT - 1)
+#define EMU_SLOT_MARK "\"timestampValue\":\"" EMU_SLOT
+
 /* Applies one transform inside fields (owned); returns its result value. */
 static json_t *emu_transform_apply(const emu_transform *t, json_t *fields, int64_t now_us)
 {
     json_t *prev = emu_fields_lookup(fields, &t->path), *nv, *result;
     switch (t->kind) {
-    case EMU_TR_SERVER_TIME: nv = emu_value_timestamp(now_us); break;
+    case EMU_TR_SERVER_TIME:
+        nv = now_us == EMU_NOW_SLOT ? json_pack("{s:s}", "timestampValue", EMU_SLOT) : emu_value_timestamp(now_us);
+        break;
     case EMU_TR_INCREMENT: nv = emu_increment(prev, t->operand); break;
     case EMU_TR_MAXIMUM: nv = emu_extreme(prev, t->operand, 1); break;
     case EMU_TR_MINIMUM: nv = emu_extreme(prev, t->operand, -1); break;
@@ -455,11 +471,31 @@ static bool emu_value_text_same(const char *old, size_t olen, const char *new_te
     return same;
 }
 
-/* 1: applied (next->text set, next->fields NULL); 0: the text is not in the form
- * this needs (the caller takes the tree path); -1: failed with st. */
-static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
-                          json_t **results, emu_status *st)
+/* Whether a REQUEST_TIME transform of w might set a value the document (old, its
+ * fields) already holds, at a commit time greater than floor_us: only when the
+ * stored value at its path is a timestamp later than floor_us. Otherwise such a
+ * write always changes the document. */
+static bool emu_time_may_be_now(const emu_write *w, const json_t *old, int64_t floor_us)
 {
+    for (int i = 0; i < w->ntr; i++) {
+        if (w->tr[i].kind != EMU_TR_SERVER_TIME)
+            continue;
+        json_t *prev = emu_fields_lookup(old, &w->tr[i].path);
+        int64_t us;
+        if (emu_value_kind(prev) == EMU_V_TIMESTAMP &&
+            (emu_time_parse(json_string_value(json_object_get(prev, "timestampValue")), &us) != 0 || us > floor_us))
+            return true;
+    }
+    return false;
+}
+
+/* 1: applied (next->text set, next->fields NULL); 0: the text is not in the form
+ * this needs (the caller takes the tree path); -1: failed with st; 2: now_us is
+ * EMU_NOW_SLOT and the write needs the commit time itself (emu_time_may_be_now). */
+static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t now_us, int64_t floor_us,
+                          emu_docstate *next, json_t **results, emu_status *st)
+{
+    bool slot = now_us == EMU_NOW_SLOT;
     const char *text = cur->exists ? cur->text : "{}";
     emu_text_field *tf;
     int nf = emu_text_fields(text, &tf);
@@ -472,7 +508,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     for (int i = 0; i < nmask; i++)
         nt = emu_touch(t, nt, &w->mask[i], false, tf, nf);
     for (int i = 0; i < w->ntr; i++)
-        nt = emu_touch(t, nt, &w->tr[i].path, w->tr[i].kind != EMU_TR_SERVER_TIME, tf, nf);
+        nt = emu_touch(t, nt, &w->tr[i].path, w->tr[i].kind != EMU_TR_SERVER_TIME || slot, tf, nf);
 
     json_t *part = json_object();
     for (int i = 0; i < nt; i++) {
@@ -481,6 +517,12 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
             if (old)
                 json_object_set_new(part, t[i].key, old);
         }
+    }
+    if (slot && emu_time_may_be_now(w, part, floor_us)) {
+        json_decref(part);
+        free(t);
+        free(tf);
+        return 2;
     }
     for (int i = 0; i < nmask; i++)
         emu_fields_set(part, &w->mask[i], emu_fields_lookup(w->fields, &w->mask[i]));
@@ -561,8 +603,10 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     return 1;
 }
 
-int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
-                    json_t **results, emu_status *st)
+/* emu_write_apply at now_us, which may be EMU_NOW_SLOT (then floor_us is a time the
+ * commit time will be greater than); 1: needs the commit time itself. */
+static int emu_write_apply_at(const emu_write *w, const emu_docstate *cur, int64_t now_us, int64_t floor_us,
+                              emu_docstate *next, json_t **results, emu_status *st)
 {
     memset(next, 0, sizeof *next);
     if (results)
@@ -573,9 +617,16 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
         return 0;
     bool masked = w->op == EMU_WRITE_TRANSFORM || w->has_mask;
     if (masked && !cur->fields && (cur->text || !cur->exists)) {
-        int rc = emu_apply_text(w, cur, now_us, next, results, st);
+        int rc = emu_apply_text(w, cur, now_us, floor_us, next, results, st);
         if (rc != 0)
-            return rc < 0 ? -1 : 0;
+            return rc < 0 ? -1 : rc == 2 ? 1 : 0;
+    }
+    if (now_us == EMU_NOW_SLOT && cur->exists) {
+        json_t *old = cur->fields ? json_incref(cur->fields) : cur->text ? json_loads(cur->text, 0, NULL) : NULL;
+        bool may = !old || emu_time_may_be_now(w, old, floor_us);
+        json_decref(old);
+        if (may)
+            return 1;
     }
     json_t *fields = emu_updated_fields(w, cur);
     json_t *res = w->ntr ? json_array() : NULL;
@@ -603,4 +654,105 @@ int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us,
     else
         json_decref(res);
     return 0;
+}
+
+int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
+                    json_t **results, emu_status *st)
+{
+    return emu_write_apply_at(w, cur, now_us, 0, next, results, st);
+}
+
+static bool emu_uses_commit_time(const emu_write *w)
+{
+    for (int i = 0; i < w->ntr; i++) {
+        if (w->tr[i].kind == EMU_TR_SERVER_TIME)
+            return true;
+    }
+    return false;
+}
+
+int emu_write_prepare(const emu_write *w, const emu_docstate *cur, int64_t floor_us, emu_docstate *next,
+                      json_t **results, emu_timeslots *slots, emu_status *st)
+{
+    memset(slots, 0, sizeof *slots);
+    if (!emu_uses_commit_time(w))
+        return emu_write_apply_at(w, cur, 0, 0, next, results, st);
+    json_t *res = NULL;
+    int rc = emu_write_apply_at(w, cur, EMU_NOW_SLOT, floor_us, next, &res, st);
+    if (rc == 0 && next->exists) {
+        /* where the placeholders sit: exactly one per REQUEST_TIME transform */
+        int want = 0;
+        for (int i = 0; i < w->ntr; i++)
+            want += w->tr[i].kind == EMU_TR_SERVER_TIME;
+        slots->at = malloc((size_t)want * sizeof *slots->at);
+        const char *p = next->text;
+        while ((p = strstr(p, EMU_SLOT_MARK)) != NULL) {
+            if (slots->n == want) {
+                slots->n++;
+                break;
+            }
+            p += sizeof EMU_SLOT_MARK - 1 - EMU_SLOT_LEN;
+            slots->at[slots->n++] = (size_t)(p - next->text);
+            p += EMU_SLOT_LEN;
+        }
+        /* the write was no change only if every placeholder stood for an old value */
+        if (slots->n != want || next->unchanged) {
+            emu_timeslots_free(slots);
+            json_decref(next->fields);
+            free(next->text);
+            memset(next, 0, sizeof *next);
+            json_decref(res);
+            res = NULL;
+            rc = 1;
+        }
+    }
+    if (results)
+        *results = res;
+    else
+        json_decref(res);
+    return rc;
+}
+
+void emu_write_finish(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
+                      json_t *results, const emu_timeslots *slots)
+{
+    if (next->exists) {
+        next->create_us = cur->exists ? cur->create_us : now_us;
+        next->update_us = cur->exists && next->unchanged ? cur->update_us : now_us;
+    }
+    if (slots->n == 0)
+        return;
+    char ts[40];
+    emu_time_format(now_us, ts, sizeof ts);
+    size_t tl = strlen(ts);
+    if (tl == EMU_SLOT_LEN) {
+        for (int i = 0; i < slots->n; i++)
+            memcpy(next->text + slots->at[i], ts, tl);
+    } else {
+        size_t len = strlen(next->text), cut = EMU_SLOT_LEN - tl, from = 0, to = 0;
+        char *out = malloc(len - (size_t)slots->n * cut + 1);
+        for (int i = 0; i < slots->n; i++) {
+            memcpy(out + to, next->text + from, slots->at[i] - from);
+            to += slots->at[i] - from;
+            memcpy(out + to, ts, tl);
+            to += tl;
+            from = slots->at[i] + EMU_SLOT_LEN;
+        }
+        memcpy(out + to, next->text + from, len - from + 1);
+        free(next->text);
+        next->text = out;
+    }
+    /* the tree still holds the placeholders; readers parse the text instead */
+    json_decref(next->fields);
+    next->fields = NULL;
+    for (int i = 0; results && i < w->ntr; i++) {
+        if (w->tr[i].kind == EMU_TR_SERVER_TIME)
+            json_array_set_new(results, (size_t)i, emu_value_timestamp(now_us));
+    }
+}
+
+void emu_timeslots_free(emu_timeslots *slots)
+{
+    free(slots->at);
+    memset(slots, 0, sizeof *slots);
 }

@@ -93,4 +93,29 @@ void emu_write_clear(emu_write *w);
 int emu_write_apply(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
                     json_t **results, emu_status *st);
 
+/* A write prepared before its commit time is known (outside the store's write lock),
+ * in two steps that give what emu_write_apply() gives at that time:
+ *   emu_write_prepare() applies w to cur; a REQUEST_TIME transform writes a
+ *   placeholder for the time, and slots records where it sits in next->text.
+ *   floor_us is a time the commit time will be greater than (the store's last
+ *   commit time when cur was read). Returns 0 or -1 as emu_write_apply(), or 1 when
+ *   the outcome depends on the commit time beyond the placeholders (a REQUEST_TIME
+ *   field that holds a timestamp later than floor_us might keep its value, which
+ *   would leave the document unchanged): then nothing is set and the write is to be
+ *   applied by emu_write_apply() once the time is known.
+ *   emu_write_finish(), at commit time now_us with cur the same version as
+ *   prepared against: sets next's createTime and updateTime, writes the time over
+ *   the placeholders (next->fields is then dropped: the text holds the document)
+ *   and into results (the transform results emu_write_prepare returned). */
+typedef struct {
+    size_t *at;              /* offsets in next->text of the placeholders, ascending */
+    int n;
+} emu_timeslots;
+
+int emu_write_prepare(const emu_write *w, const emu_docstate *cur, int64_t floor_us, emu_docstate *next,
+                      json_t **results, emu_timeslots *slots, emu_status *st);
+void emu_write_finish(const emu_write *w, const emu_docstate *cur, int64_t now_us, emu_docstate *next,
+                      json_t *results, const emu_timeslots *slots);
+void emu_timeslots_free(emu_timeslots *slots);
+
 #endif
