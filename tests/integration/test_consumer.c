@@ -141,6 +141,19 @@ static void produce_comrade(fixture *f, char op, long id, const char *ssn, const
     free(v);
 }
 
+/* A contact info row of the member with comrade_id (created), keyed by comrade_id. */
+static void produce_contact(fixture *f, long comrade_id, const char *phone, uint64_t lsn)
+{
+    char key[40], v[512];
+    snprintf(key, sizeof key, "{\"comrade_id\":%ld}", comrade_id);
+    snprintf(v, sizeof v,
+             "{\"before\":null,\"after\":{\"comrade_id\":%ld,\"phone\":\"%s\",\"email\":\"m%ld@example.is\","
+             "\"facebook\":\"\",\"foreign_phone\":\"\"},\"source\":{\"table\":\"membership_contactinfo\","
+             "\"schema\":\"public\",\"lsn\":%llu,\"ts_ms\":1},\"op\":\"c\"}",
+             comrade_id, phone, comrade_id, (unsigned long long)lsn);
+    produce(f, "membership_contactinfo", key, v, strlen(v));
+}
+
 static void ssn_of(long id, char *buf, size_t len)
 {
     snprintf(buf, len, "%010ld", 1000000000L + id);
@@ -521,10 +534,7 @@ static void portal_fields_survive_and_deletes_apply(void **state)
     patch_doc(f, "members/0101302989",
               "{\"fields\":{\"metadata\":{\"mapValue\":{\"fields\":{\"firebase_uid\":{\"stringValue\":\"uid-1\"}}}}}}");
     /* contact info finds its member through comrade_id */
-    const char *ci = "{\"before\":null,\"after\":{\"comrade_id\":42,\"phone\":\"+354 690 3635\",\"email\":\"jon@example.is\","
-                     "\"facebook\":\"\",\"foreign_phone\":\"\"},\"source\":{\"table\":\"membership_contactinfo\","
-                     "\"schema\":\"public\",\"lsn\":150,\"ts_ms\":1},\"op\":\"c\"}";
-    produce(f, "membership_contactinfo", "{\"comrade_id\":42}", ci, strlen(ci));
+    produce_contact(f, 42, "+354 690 3635", 150);
     produce_comrade(f, 'u', 42, "0101302989", "Jón Jónsson yngri", 200, NULL);
     flush(f);
     wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"u\"}", 1, 60000);
@@ -596,6 +606,48 @@ static void wait_sampling(fixture *f, int *seen, int ms)
     int64_t end = clock_mono_ms() + ms;
     while (clock_mono_ms() < end)
         sample_never_backwards(f, seen);
+}
+
+/* A child row whose parent is not synced yet waits alone: the rows after it in its
+ * partition (other keys) are applied meanwhile, and it is applied once its parent is. */
+typedef struct phone_wait {
+    fixture *f;
+    const char *doc, *phone;
+} phone_wait;
+
+static bool phone_is(void *ud)
+{
+    phone_wait *w = ud;
+    json_t *d = get_doc(w->f, w->doc);
+    const char *p = field_string(d, "profile", "phone");
+    bool ok = p && !strcmp(p, w->phone);
+    json_decref(d);
+    return ok;
+}
+
+static void a_waiting_child_holds_back_only_its_key(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 1); /* one partition: the waiting row is ahead of the others */
+    produce_comrade(f, 'c', 42, "0101302989", "Jón Jónsson", 100, NULL);
+    produce_contact(f, 77, "+354 611 1111", 110); /* member 77 is not there yet */
+    produce_contact(f, 42, "+354 690 3635", 120);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    phone_wait w42 = { f, "members/0101302989", "6903635" };
+    assert_true(th_wait_until(phone_is, &w42, 30000));
+    assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"mapping.wait\"}") >= 1);
+    char ssn[16];
+    ssn_of(77, ssn, sizeof ssn);
+    char doc[40];
+    snprintf(doc, sizeof doc, "members/%s", ssn);
+    json_t *d = get_doc(f, doc);
+    assert_null(d); /* nothing was made up for the missing member */
+    produce_comrade(f, 'c', 77, ssn, "Anna", 130, NULL);
+    flush(f);
+    phone_wait w77 = { f, doc, "6111111" };
+    assert_true(th_wait_until(phone_is, &w77, 30000));
 }
 
 static void group_of_three_survives_kill_and_restart(void **state)
@@ -696,6 +748,7 @@ int main(void)
         T(order_per_key_and_replay_changes_nothing),
         T(failures_are_retried_and_nothing_dead_lettered),
         T(portal_fields_survive_and_deletes_apply),
+        T(a_waiting_child_holds_back_only_its_key),
         T(group_of_three_survives_kill_and_restart),
         T(auth_failures_are_not_dead_lettered),
     };
