@@ -222,6 +222,18 @@ static int read_response(int fd, char **buf, size_t *cap)
     return status;
 }
 
+static void write_all(int fd, const char *data, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w <= 0) {
+            perror("write");
+            exit(1);
+        }
+        off += (size_t)w;
+    }
+}
+
 static void *worker(void *arg)
 {
     long idx = (long)arg, conn = idx / 7;
@@ -232,28 +244,14 @@ static void *worker(void *arg)
         if (gets[i % NBODIES].data) {
             req_t *g = &gets[i % NBODIES];
             double t0 = now_s();
-            for (size_t off = 0; off < g->len;) {
-                ssize_t w = write(fd, g->data + off, g->len - off);
-                if (w <= 0) {
-                    perror("write");
-                    exit(1);
-                }
-                off += (size_t)w;
-            }
+            write_all(fd, g->data, g->len);
             if (read_response(fd, &buf, &cap) != 200)
                 atomic_fetch_add(&total_bad, 1);
             lat_add(&lat_get[conn], (now_s() - t0) * 1e3);
         }
         req_t *r = &reqs[i % NBODIES];
         double t1 = now_s();
-        for (size_t off = 0; off < r->len;) {
-            ssize_t w = write(fd, r->data + off, r->len - off);
-            if (w <= 0) {
-                perror("write");
-                exit(1);
-            }
-            off += (size_t)w;
-        }
+        write_all(fd, r->data, r->len);
         int st = read_response(fd, &buf, &cap);
         if (st < 0) {
             fprintf(stderr, "connection closed\n");

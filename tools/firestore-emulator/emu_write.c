@@ -492,6 +492,15 @@ static bool emu_time_may_be_now(const emu_write *w, const json_t *old, int64_t f
 /* 1: applied (next->text set, next->fields NULL); 0: the text is not in the form
  * this needs (the caller takes the tree path); -1: failed with st; 2: now_us is
  * EMU_NOW_SLOT and the write needs the commit time itself (emu_time_may_be_now). */
+/* Firestore's answer to a document over 1 MiB. */
+static int emu_too_big(emu_status *st, size_t size)
+{
+    return emu_fail(st, EMU_INVALID_ARGUMENT,
+                    "Document cannot be written because its size (%zu bytes) exceeds the maximum allowed size of "
+                    "1,048,576 bytes.",
+                    size);
+}
+
 static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t now_us, int64_t floor_us,
                           emu_docstate *next, json_t **results, emu_status *st)
 {
@@ -585,10 +594,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     if (size > EMU_MAX_DOC_SIZE) {
         free(o.data);
         json_decref(res);
-        return emu_fail(st, EMU_INVALID_ARGUMENT,
-                        "Document cannot be written because its size (%zu bytes) exceeds the maximum allowed size of "
-                        "1,048,576 bytes.",
-                        size);
+        return emu_too_big(st, size);
     }
     next->exists = true;
     next->fields = NULL;
@@ -636,10 +642,7 @@ static int emu_write_apply_at(const emu_write *w, const emu_docstate *cur, int64
     if (size > EMU_MAX_DOC_SIZE) {
         json_decref(fields);
         json_decref(res);
-        return emu_fail(st, EMU_INVALID_ARGUMENT,
-                        "Document cannot be written because its size (%zu bytes) exceeds the maximum allowed size of "
-                        "1,048,576 bytes.",
-                        size);
+        return emu_too_big(st, size);
     }
     next->exists = true;
     next->fields = fields;
