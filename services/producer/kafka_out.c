@@ -73,7 +73,7 @@ int kout_open(producer *p)
         return 2;
     }
     kafka_conf_default(conf, p->cf, "compression.type", "none", "lz4");
-    kafka_conf_default(conf, p->cf, "linger.ms", "5", "10");
+    kafka_conf_default(conf, p->cf, "linger.ms", "5", "1"); /* latency first: docs/producer.md */
     kafka_conf_default(conf, p->cf, "message.timeout.ms", "300000", "0"); /* wait for the broker, never drop */
     kafka_conf_default(conf, p->cf, "partitioner", "consistent_random", "murmur2_random"); /* as the Java client */
     snprintf(num, sizeof num, "%lld", p->set.max_message_bytes + 65536);
