@@ -1,7 +1,9 @@
 /* fuzz_consumer_event.c - member-consumer's pure path on arbitrary record values: the
  * Debezium envelope parser, then the default mapping (config/consumer.conf) routing and
  * merging the event into documents, with every read answered "missing" or with what an
- * earlier round wrote. Nothing may crash, leak or trip a sanitizer. */
+ * earlier round wrote, then the :batchWrite body of every document it changed, which
+ * must be JSON and carry exactly the masked fields (fsv_subset's copy). Nothing may
+ * crash, leak or trip a sanitizer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,7 +11,10 @@
 #include <string.h>
 
 #include "services/consumer/event.h"
+#include "services/consumer/firestore.h"
+#include "services/consumer/fs_value.h"
 #include "services/consumer/mapping.h"
+#include "tests/fuzz/must_be_json.h"
 
 static map_config *fz_mapping(void)
 {
@@ -24,6 +29,36 @@ static map_config *fz_mapping(void)
             abort();
     }
     return mc;
+}
+
+/* The write body of each changed document: JSON, and its fields what the mask selects. */
+static void fz_bodies(json_t *cache)
+{
+    const char *name;
+    json_t *entry;
+    json_object_foreach(cache, name, entry) {
+        json_t *mask = json_object_get(entry, "_mask");
+        if (!mask)
+            continue;
+        const char *paths[256];
+        size_t n = 0;
+        const char *p;
+        json_t *v;
+        json_object_foreach(mask, p, v)
+            if (n < 256)
+                paths[n++] = p;
+        jbuf b = { 0 };
+        fs_json_masked_fields(&b, json_object_get(entry, "fields"), paths, n);
+        must_be_json(&b);
+        json_t *got = json_loadb(b.data, b.len, 0, NULL), *want = fsv_subset(json_object_get(entry, "fields"), paths, n);
+        if (got && !json_equal(got, want)) {
+            fprintf(stderr, "masked fields differ from fsv_subset: %.*s\n", (int)b.len, b.data);
+            abort();
+        }
+        json_decref(got);
+        json_decref(want);
+        jbuf_free(&b);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_object_set_new(cache, json_string_value(n), json_null());
         json_decref(needs);
     }
-    if (st == MAP_OK)
-        map_merge(mc, &ev, &r, cache, err, sizeof err);
+    if (st == MAP_OK && map_merge(mc, &ev, &r, cache, err, sizeof err) == MAP_OK)
+        fz_bodies(cache);
     json_decref(cache);
     json_decref(key);
     ev_free(&ev);
