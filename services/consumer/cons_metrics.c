@@ -71,6 +71,12 @@ void cm_lag(const char *topic, int32_t partition, int64_t lag)
                (double)lag);
 }
 
+void cm_assigned(size_t n)
+{
+    metric_set(metric_gauge("ekklesia_sync_consumer_assigned_partitions", "Partitions this consumer owns", ""),
+               (double)n);
+}
+
 void cm_batch(size_t events, size_t writes)
 {
     metric_add(metric_counter("ekklesia_sync_consumer_batches_total", "Batches applied", ""), 1);

@@ -166,6 +166,7 @@ void cm_request(const char *verb, double seconds);
 void cm_latency(double seconds);
 void cm_lag(const char *topic, int32_t partition, int64_t lag);
 void cm_batch(size_t events, size_t writes);
+void cm_assigned(size_t n);
 void cm_finished(size_t n);
 
 #endif

@@ -78,6 +78,10 @@ static void cons_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_top
         rd_kafka_error_destroy(e);
     }
     c->assigned = c->parts != NULL;
+    size_t owned = 0;
+    for (partq *q = c->parts; q; q = q->next)
+        owned++;
+    cm_assigned(owned);
 }
 
 static int cons_subscribe(cons *c)
