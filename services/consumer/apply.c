@@ -63,15 +63,15 @@ static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, con
 
 static void apply_parse(cev *e)
 {
-    if (e->parsed || !e->msg->payload)
+    if (e->parsed || !e->rec.payload)
         return;
     char err[256];
     e->parsed = true;
-    e->perr = ev_parse(e->msg->payload, e->msg->len, &e->ev, err, sizeof err);
+    e->perr = ev_parse(e->rec.payload, e->rec.len, &e->ev, err, sizeof err);
     if (e->perr != EV_OK)
         snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
-    if (e->msg->key)
-        e->key = json_loadb(e->msg->key, e->msg->key_len, 0, NULL);
+    if (e->rec.key)
+        e->key = json_loadb(e->rec.key, e->rec.key_len, 0, NULL);
 }
 
 #define APPLY_AHEAD_STEP 8 /* records decoded per call, between network events */
@@ -86,7 +86,7 @@ bool apply_decode_ahead(void *ud)
             if (e->state == CEV_DONE)
                 continue;
             seen++;
-            if (e->parsed || !e->msg->payload)
+            if (e->parsed || !e->rec.payload)
                 continue;
             apply_parse(e);
             if (++parsed == APPLY_AHEAD_STEP)
@@ -107,18 +107,12 @@ static void apply_wait(apply_ctx *a, size_t i, const char *why)
     a->waits[a->nwaits++] = i;
 }
 
-static bool apply_same_key(const cev *x, const cev *y)
-{
-    return x->msg->key_len == y->msg->key_len &&
-           (x->msg->key_len == 0 || !memcmp(x->msg->key, y->msg->key, x->msg->key_len));
-}
-
 /* An earlier event of i's key in this batch waits for its parent. */
 static bool apply_behind_wait(const apply_ctx *a, size_t i)
 {
     for (size_t w = 0; w < a->nwaits; w++) {
         size_t j = a->waits[w];
-        if (j < i && a->qs[j] == a->qs[i] && apply_same_key(a->b[j], a->b[i]))
+        if (j < i && a->qs[j] == a->qs[i] && cev_same_key(a->b[j], a->b[i]))
             return true;
     }
     return false;
@@ -131,7 +125,7 @@ static void apply_decode(apply_ctx *a, size_t i)
     apply_item *x = &a->it[i];
     x->outcome = OUT_NONE;
     x->st = MAP_NEED;
-    if (!e->msg->payload) {
+    if (!e->rec.payload) {
         x->outcome = OUT_SKIP; /* a tombstone */
         return;
     }

@@ -46,8 +46,21 @@ int cons_settings_load(cfg_file *cf, cons_settings *s, cfg_error *err);
 /* One consumed record and what became of it. */
 typedef enum { CEV_PENDING = 0, CEV_DONE } cev_state;
 
+/* A record copied out of librdkafka's buffers when it is taken: a held message would pin
+ * its whole fetch buffer (a decompressed batch of hundreds of records) until released. */
+typedef struct crec {
+    const char *topic;           /* its partition queue's */
+    int32_t partition;
+    int64_t timestamp;           /* 0 when the record has none */
+    const char *payload;         /* NULL for a tombstone */
+    size_t len;
+    const char *key;             /* NULL when it has none */
+    size_t key_len;
+    rd_kafka_headers_t *headers; /* a copy, NULL when it has none */
+} crec;
+
 typedef struct cev {
-    rd_kafka_message_t *msg; /* owned; destroyed when the record leaves its queue */
+    crec rec;                /* payload and key live after the struct, in its allocation */
     int64_t offset;
     ev_event ev;
     ev_error perr;           /* parse outcome (EV_OK when parsed) */
@@ -111,7 +124,10 @@ typedef struct cons {
 partq *partq_find(cons *c, const char *topic, int32_t partition);
 partq *partq_add(cons *c, const char *topic, int32_t partition);
 void partq_remove(cons *c, const char *topic, int32_t partition);
+/* Copies the message into a record at the queue's end and destroys the message. */
 void partq_push(cons *c, partq *q, rd_kafka_message_t *msg);
+/* The two records have the same Kafka key. */
+bool cev_same_key(const cev *a, const cev *b);
 cev *partq_at(partq *q, size_t i);
 /* Pops the DONE records at the head and stores the next offset; returns how many. */
 size_t partq_advance(cons *c, partq *q);

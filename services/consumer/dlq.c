@@ -138,20 +138,16 @@ static int dlq_ensure(dlq *d, const char *topic)
 
 int dlq_send(dlq *d, cev *e)
 {
-    const rd_kafka_message_t *m = e->msg;
+    const crec *m = &e->rec;
     char topic[512], num[32], t1[40], t2[40], msg[256];
-    snprintf(topic, sizeof topic, "%s%s", rd_kafka_topic_name(m->rkt), d->set->dlq_suffix);
+    snprintf(topic, sizeof topic, "%s%s", m->topic, d->set->dlq_suffix);
     if (dlq_ensure(d, topic) != 0)
         return -1;
-    rd_kafka_headers_t *orig = NULL, *h;
-    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(12);
-    dlq_header(h, "__connect.errors.topic", rd_kafka_topic_name(m->rkt));
+    rd_kafka_headers_t *h = m->headers ? rd_kafka_headers_copy(m->headers) : rd_kafka_headers_new(12);
+    dlq_header(h, "__connect.errors.topic", m->topic);
     snprintf(num, sizeof num, "%d", (int)m->partition);
     dlq_header(h, "__connect.errors.partition", num);
-    snprintf(num, sizeof num, "%lld", (long long)m->offset);
+    snprintf(num, sizeof num, "%lld", (long long)e->offset);
     dlq_header(h, "__connect.errors.offset", num);
     dlq_header(h, "__connect.errors.connector.name", d->set->group_id);
     dlq_header(h, "__connect.errors.stage", dlq_stage(e->err_class));
@@ -164,10 +160,9 @@ int dlq_send(dlq *d, cev *e)
     dlq_time(e->last_fail_ms, t2, sizeof t2);
     dlq_header(h, "ekklesia.dlq.first_failure", t1);
     dlq_header(h, "ekklesia.dlq.last_failure", t2);
-    rd_kafka_timestamp_type_t tstype;
-    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    int64_t ts = m->timestamp;
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        d->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+        d->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->payload, m->len),
         RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(e), RD_KAFKA_V_END);
     if (err) {

@@ -249,8 +249,7 @@ static void cons_poll(cons *c)
 static bool cons_key_in(const cev *e, cev *const *keys, size_t n)
 {
     for (size_t k = 0; k < n; k++)
-        if (keys[k]->msg->key_len == e->msg->key_len &&
-            (e->msg->key_len == 0 || !memcmp(keys[k]->msg->key, e->msg->key, e->msg->key_len)))
+        if (cev_same_key(keys[k], e))
             return true;
     return false;
 }

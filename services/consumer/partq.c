@@ -38,8 +38,14 @@ static void cev_free(cev *e)
 {
     ev_free(&e->ev);
     json_decref(e->key);
-    rd_kafka_message_destroy(e->msg);
+    if (e->rec.headers)
+        rd_kafka_headers_destroy(e->rec.headers);
     free(e);
+}
+
+bool cev_same_key(const cev *a, const cev *b)
+{
+    return a->rec.key_len == b->rec.key_len && (a->rec.key_len == 0 || !memcmp(a->rec.key, b->rec.key, a->rec.key_len));
 }
 
 static void partq_free(cons *c, partq *q)
@@ -89,9 +95,29 @@ void partq_push(cons *c, partq *q, rd_kafka_message_t *msg)
         q->head = 0;
         q->cap *= 2;
     }
-    cev *e = calloc(1, sizeof *e);
-    e->msg = msg;
+    size_t len = msg->payload ? msg->len : 0, klen = msg->key ? msg->key_len : 0;
+    cev *e = calloc(1, sizeof *e + len + klen + 2);
+    char *bytes = (char *)(e + 1);
+    e->rec.topic = q->topic;
+    e->rec.partition = q->partition;
+    e->rec.timestamp = rd_kafka_message_timestamp(msg, NULL);
+    if (e->rec.timestamp < 0)
+        e->rec.timestamp = 0;
+    if (msg->payload) {
+        memcpy(bytes, msg->payload, len);
+        e->rec.payload = bytes;
+        e->rec.len = len;
+    }
+    if (msg->key) {
+        memcpy(bytes + len + 1, msg->key, klen);
+        e->rec.key = bytes + len + 1;
+        e->rec.key_len = klen;
+    }
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
+        e->rec.headers = rd_kafka_headers_copy(h);
     e->offset = msg->offset;
+    rd_kafka_message_destroy(msg);
     q->items[(q->head + q->count) % q->cap] = e;
     q->count++;
     c->buffered++;
