@@ -156,13 +156,7 @@ static void build_batch(int b)
                               "\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]}}");
     }
     n += (size_t)snprintf(body + n, cap - n, "]}");
-    char *req = malloc(n + 512);
-    int h = snprintf(req, 512,
-                     "POST /v1/projects/bench/databases/(default)/documents:%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     verb, n);
-    memcpy(req + h, body, n);
-    reqs[b] = (req_t){ req, (size_t)h + n };
+    reqs[b] = http_post(verb, body, n);
     free(body);
 }
 

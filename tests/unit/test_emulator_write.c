@@ -268,6 +268,24 @@ static void test_document_size_limit(void **state)
 
 /* ---------- writes applied to stored text (the store's form) ---------- */
 
+/* Two outcomes of one write, compared and freed by the equivalence checks below. */
+static void expect_same_times(const emu_docstate *a, const emu_docstate *b)
+{
+    assert_int_equal(a->create_us, b->create_us);
+    assert_int_equal(a->update_us, b->update_us);
+    assert_int_equal(a->unchanged, b->unchanged);
+}
+
+static void free_pair(emu_docstate *a, emu_docstate *b, json_t *ra, json_t *rb)
+{
+    json_decref(a->fields);
+    json_decref(b->fields);
+    free(a->text);
+    free(b->text);
+    json_decref(ra);
+    json_decref(rb);
+}
+
 /* Applies write_json to old given as a tree and as stored text, and checks that
  * both give the same result: status, fields, update time, transform results. */
 static void expect_text_like_tree(const char *old_json, const char *write_json)
@@ -292,20 +310,13 @@ static void expect_text_like_tree(const char *old_json, const char *write_json)
             json_decref(ta);
             json_decref(tb);
         }
-        assert_int_equal(a.create_us, b.create_us);
-        assert_int_equal(a.update_us, b.update_us);
-        assert_int_equal(a.unchanged, b.unchanged);
+        expect_same_times(&a, &b);
         assert_true(ra == rb || json_equal(ra, rb));
     } else {
         assert_int_equal(sa.code, sb.code);
         assert_string_equal(sa.msg, sb.msg);
     }
-    json_decref(a.fields);
-    json_decref(b.fields);
-    free(a.text);
-    free(b.text);
-    json_decref(ra);
-    json_decref(rb);
+    free_pair(&a, &b, ra, rb);
     free(text);
     json_decref(old);
 }
@@ -445,9 +456,7 @@ static int expect_prepared_like_applied(const emu_docstate *cur, const char *wri
             assert_string_equal(a.text, b.text);
         if (slots.n > 0)
             assert_null(b.fields); /* the tree held placeholders */
-        assert_int_equal(a.create_us, b.create_us);
-        assert_int_equal(a.update_us, b.update_us);
-        assert_int_equal(a.unchanged, b.unchanged);
+        expect_same_times(&a, &b);
         if (!(ra == rb || json_equal(ra, rb))) {
             char *x = json_dumps(ra, JSON_COMPACT), *y = json_dumps(rb, JSON_COMPACT);
             fail_msg("applied results %s, prepared %s for %s", x, y, write_json);
@@ -456,12 +465,7 @@ static int expect_prepared_like_applied(const emu_docstate *cur, const char *wri
         assert_int_equal(sa.code, sb.code);
         assert_string_equal(sa.msg, sb.msg);
     }
-    json_decref(a.fields);
-    json_decref(b.fields);
-    free(a.text);
-    free(b.text);
-    json_decref(ra);
-    json_decref(rb);
+    free_pair(&a, &b, ra, rb);
     int n = rca == 0 ? slots.n : 0;
     emu_timeslots_free(&slots);
     emu_write_clear(&w);
