@@ -115,6 +115,8 @@ typedef struct cons {
     rate_limiter rate;
     jbuf *bodies;            /* request bodies, kept from batch to batch */
     size_t nbodies;
+    struct apply_item *items; /* what each event of a batch became, kept from batch to batch */
+    size_t nitems;
     volatile bool auth_failing;
     volatile int64_t last_progress_ms;
     volatile bool assigned;
