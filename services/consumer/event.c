@@ -1,6 +1,8 @@
 /* event.c - Debezium envelope parsing (see event.h). */
 #include "services/consumer/event.h"
 
+#include "common/json_scan.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +55,27 @@ static int ev_lsn_value(const json_t *v, uint64_t *out)
     return -1;
 }
 
-/* source.sequence: a string holding a JSON array ["<last commit lsn>","<this lsn>"]. */
-static int ev_parse_sequence(const json_t *seq, ev_position *pos)
+/* A source member holding an LSN: a non-negative integer or LSN text. */
+static int ev_lsn_span(json_span s, uint64_t *out)
 {
-    if (!seq || json_is_null(seq))
+    int64_t v;
+    char text[64];
+    if (json_span_int64(s, &v) == 0) {
+        *out = (uint64_t)v;
+        return v < 0 ? -1 : 0;
+    }
+    return json_span_string(s, text, sizeof text) < 0 ? -1 : ev_parse_lsn(text, out);
+}
+
+/* source.sequence: a string holding a JSON array ["<last commit lsn>","<this lsn>"]. */
+static int ev_parse_sequence(json_span seq, ev_position *pos)
+{
+    char text[256];
+    if (!seq.p || json_span_is_null(seq))
         return 0;
-    if (!json_is_string(seq))
+    if (json_span_string(seq, text, sizeof text) < 0)
         return -1;
-    json_t *arr = json_loads(json_string_value(seq), JSON_DECODE_ANY, NULL);
+    json_t *arr = json_loads(text, JSON_DECODE_ANY, NULL);
     int rc = -1;
     if (json_is_array(arr) && json_array_size(arr) == 2) {
         const json_t *c = json_array_get(arr, 0);
@@ -72,16 +87,6 @@ static int ev_parse_sequence(const json_t *seq, ev_position *pos)
     return rc;
 }
 
-static const json_t *ev_row_or_null(const json_t *root, const char *name, int *bad)
-{
-    const json_t *v = json_object_get(root, name);
-    if (!v || json_is_null(v))
-        return NULL;
-    if (!json_is_object(v))
-        *bad = 1;
-    return v;
-}
-
 static ev_error ev_fail(ev_event *ev, ev_error e, char *err, size_t errlen, const char *reason)
 {
     snprintf(err, errlen, "%s", reason);
@@ -89,59 +94,129 @@ static ev_error ev_fail(ev_event *ev, ev_error e, char *err, size_t errlen, cons
     return e;
 }
 
+/* A member that must be an object or null: its tree, or NULL for null or absent. */
+static int ev_object_or_null(json_span s, json_t **out)
+{
+    *out = NULL;
+    if (!s.p || json_span_is_null(s))
+        return 0;
+    if (s.p[0] != '{')
+        return -1;
+    *out = json_loadb(s.p, s.len, 0, NULL);
+    return *out ? 0 : -1;
+}
+
+/* "op": a one-letter string (escapes are JSON's business: parsed when present). */
+static ev_error ev_op(json_span s, char *op)
+{
+    if (!s.p || s.p[0] != '"')
+        return EV_ERR_ENVELOPE;
+    if (s.len == 3 && s.p[1] != '\\') {
+        *op = s.p[1];
+    } else {
+        json_t *v = json_loadb(s.p, s.len, JSON_DECODE_ANY, NULL);
+        const char *t = json_string_value(v);
+        *op = t && strlen(t) == 1 ? t[0] : '?';
+        json_decref(v);
+    }
+    return *op && strchr("cudrt", *op) ? EV_OK : EV_ERR_OP;
+}
+
+enum { EV_S_SCHEMA, EV_S_TABLE, EV_S_LSN, EV_S_SEQUENCE, EV_S_TS_MS, EV_S_SNAPSHOT, EV_S_COUNT };
+static const char *const ev_source_members[EV_S_COUNT] = { "schema", "table", "lsn", "sequence", "ts_ms", "snapshot" };
+
+/* The members of "source" the consumer uses, from its text (checked by json_scan). */
+static ev_error ev_source(json_span src, ev_event *ev, char *err, size_t errlen)
+{
+    json_span m[EV_S_COUNT];
+    bool object;
+    char why[128], flag[8];
+    if (json_scan(src.p, src.len, ev_source_members, m, EV_S_COUNT, &object, why, sizeof why) != 0 || !object) {
+        snprintf(err, errlen, "no \"source\" object");
+        return EV_ERR_ENVELOPE;
+    }
+    /* schema and table, decoded (never longer than their text) */
+    size_t slen = m[EV_S_SCHEMA].p ? m[EV_S_SCHEMA].len : 0, tlen = m[EV_S_TABLE].p ? m[EV_S_TABLE].len : 0;
+    ev->names = malloc(slen + tlen + 2);
+    if (!ev->names) {
+        snprintf(err, errlen, "out of memory");
+        return EV_ERR_ENVELOPE;
+    }
+    if (json_span_string(m[EV_S_SCHEMA], ev->names, slen + 1) >= 0)
+        ev->schema = ev->names;
+    if (json_span_string(m[EV_S_TABLE], ev->names + slen + 1, tlen + 1) > 0)
+        ev->table = ev->names + slen + 1;
+    const char *bad = NULL;
+    if (!ev->table)
+        bad = "source.table missing";
+    else if (ev_lsn_span(m[EV_S_LSN], &ev->pos.lsn) != 0)
+        bad = "source.lsn missing or not a number";
+    else if (ev_parse_sequence(m[EV_S_SEQUENCE], &ev->pos) != 0)
+        bad = "source.sequence is not [commit, lsn]";
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return EV_ERR_ENVELOPE;
+    }
+    if (ev->pos.commit_lsn == 0)
+        ev->pos.commit_lsn = ev->pos.lsn; /* a snapshot read: its own position */
+    if (json_span_int64(m[EV_S_TS_MS], &ev->source_ts_ms) != 0)
+        ev->source_ts_ms = 0;
+    json_span snap = m[EV_S_SNAPSHOT];
+    ev->snapshot = (snap.p && snap.len == 4 && !memcmp(snap.p, "true", 4)) ||
+                   (snap.p && snap.p[0] == '"' && (json_span_string(snap, flag, sizeof flag) < 0 || strcmp(flag, "false")));
+    return EV_OK;
+}
+
+enum { EV_M_OP, EV_M_SOURCE, EV_M_BEFORE, EV_M_AFTER, EV_M_SCHEMA, EV_M_PAYLOAD, EV_M_COUNT };
+static const char *const ev_members[EV_M_COUNT] = { "op", "source", "before", "after", "schema", "payload" };
+
 ev_error ev_parse(const void *buf, size_t len, ev_event *ev, char *err, size_t errlen)
 {
     memset(ev, 0, sizeof *ev);
-    json_error_t jerr;
-    ev->root = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
-    if (!ev->root) {
-        snprintf(err, errlen, "not JSON: %s at line %d column %d", jerr.text, jerr.line, jerr.column);
+    json_span m[EV_M_COUNT];
+    bool object;
+    char why[128];
+    if (json_scan(buf, len, ev_members, m, EV_M_COUNT, &object, why, sizeof why) != 0) {
+        snprintf(err, errlen, "not JSON: %s", why);
         return EV_ERR_JSON;
     }
-    if (!json_is_object(ev->root))
+    if (!object)
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "value is not a JSON object");
-    if (json_object_get(ev->root, "schema") && json_object_get(ev->root, "payload"))
+    if (m[EV_M_SCHEMA].p && m[EV_M_PAYLOAD].p)
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "Connect schema wrapper is not expected");
-    const json_t *op = json_object_get(ev->root, "op");
-    const json_t *source = json_object_get(ev->root, "source");
-    if (!json_is_string(op))
+    if (!m[EV_M_OP].p || m[EV_M_OP].p[0] != '"')
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "no \"op\" string");
-    if (!json_is_object(source))
+    if (!m[EV_M_SOURCE].p || m[EV_M_SOURCE].p[0] != '{')
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "no \"source\" object");
-    const char *ops = json_string_value(op);
-    if (strlen(ops) != 1 || !strchr("cudrt", ops[0]))
+    if (ev_op(m[EV_M_OP], &ev->op) != EV_OK)
         return ev_fail(ev, EV_ERR_OP, err, errlen, "unknown op");
-    ev->op = ops[0];
-    int bad = 0;
-    ev->before = ev_row_or_null(ev->root, "before", &bad);
-    ev->after = ev_row_or_null(ev->root, "after", &bad);
-    if (bad)
-        return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "before/after is not an object or null");
+    /* both rows must be objects or null; only the one the op carries is parsed */
+    for (int i = EV_M_BEFORE; i <= EV_M_AFTER; i++)
+        if (m[i].p && !json_span_is_null(m[i]) && m[i].p[0] != '{')
+            return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "before/after is not an object or null");
+    json_t *row;
+    if (ev_object_or_null(m[ev->op == 'd' ? EV_M_BEFORE : EV_M_AFTER], &row) != 0)
+        return ev_fail(ev, EV_ERR_JSON, err, errlen, "not JSON: a row the scan accepted did not parse");
+    ev->root = row;
+    if (ev->op == 'd')
+        ev->before = row;
+    else
+        ev->after = row;
     if ((ev->op == 'c' || ev->op == 'u' || ev->op == 'r') && !ev->after)
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "create/update/read without \"after\"");
     if (ev->op == 'd' && !ev->before)
         return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "delete without \"before\"");
-    ev->schema = json_string_value(json_object_get(source, "schema"));
-    ev->table = json_string_value(json_object_get(source, "table"));
-    if (!ev->table || !*ev->table)
-        return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "source.table missing");
-    if (ev_lsn_value(json_object_get(source, "lsn"), &ev->pos.lsn) != 0)
-        return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "source.lsn missing or not a number");
-    if (ev_parse_sequence(json_object_get(source, "sequence"), &ev->pos) != 0)
-        return ev_fail(ev, EV_ERR_ENVELOPE, err, errlen, "source.sequence is not [commit, lsn]");
-    if (ev->pos.commit_lsn == 0)
-        ev->pos.commit_lsn = ev->pos.lsn; /* a snapshot read: its own position */
-    const json_t *ts = json_object_get(source, "ts_ms");
-    ev->source_ts_ms = json_is_integer(ts) ? json_integer_value(ts) : 0;
-    const json_t *snap = json_object_get(source, "snapshot");
-    ev->snapshot = json_is_true(snap) ||
-                   (json_is_string(snap) && strcmp(json_string_value(snap), "false") != 0);
+    if (ev_source(m[EV_M_SOURCE], ev, err, errlen) != EV_OK) {
+        ev_free(ev);
+        return EV_ERR_ENVELOPE;
+    }
     return EV_OK;
 }
 
 void ev_free(ev_event *ev)
 {
     json_decref(ev->root);
+    free(ev->names);
     memset(ev, 0, sizeof *ev);
 }
 

@@ -1,8 +1,10 @@
 /* event.h - one Debezium change event (contract section 4) as the consumer sees it.
  *
- * ev_parse() turns the bytes of a Kafka record value into an ev_event: the row before
- * and after, the operation, the source table and the event's position in the source
- * (commit LSN and change LSN, from source.sequence and source.lsn). It owns no I/O, so
+ * ev_parse() turns the bytes of a Kafka record value into an ev_event: the row (after,
+ * or before for a delete), the operation, the source table and the event's position in
+ * the source (commit LSN and change LSN, from source.sequence and source.lsn). The
+ * whole record is checked as JSON (json_scan) but only the row becomes a tree; "source"
+ * is read from its text, and the other row and the rest of the envelope are skipped. It owns no I/O, so
  * unit tests and fuzzers can feed it. Errors come in three classes, which become the
  * dead-letter error classes "decode.json", "decode.envelope" and "decode.op". */
 #ifndef SERVICES_CONSUMER_EVENT_H
@@ -27,9 +29,10 @@ typedef struct ev_position {
 } ev_position;
 
 typedef struct ev_event {
-    json_t *root;        /* owns the parsed value */
-    const json_t *before; /* NULL when JSON null or absent */
-    const json_t *after;
+    json_t *root;        /* owns the row the event carries (ev_row): only it is parsed */
+    char *names;         /* owns the text of schema and table */
+    const json_t *before; /* NULL when JSON null or absent, and for every op but 'd' */
+    const json_t *after;  /* NULL when JSON null or absent, and for 'd' */
     char op;             /* 'c', 'u', 'd', 'r' or 't' */
     const char *schema;  /* source.schema */
     const char *table;   /* source.table */

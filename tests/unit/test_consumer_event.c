@@ -90,6 +90,54 @@ static void error_classes(void **state)
     assert_int_equal(ev_parse("", 0, &ev, err, sizeof err), EV_ERR_JSON);
 }
 
+/* "source" is read from its text, not a tree: escapes, types and odd values as jansson
+ * would have given them; the row of the op is the only tree. */
+static void source_members_from_text(void **state)
+{
+    (void)state;
+    ev_event ev;
+    char err[256];
+    const char *esc = "{\"op\":\"\\u0075\",\"before\":{\"id\":1,\"big\":[1,2,{\"x\":\"y\"}]},\"after\":{\"id\":2},"
+                      "\"source\":{\"schema\":\"p\\u00fablic\",\"table\":\"membership\\u005fcomrade\",\"lsn\":\"0/10\","
+                      "\"sequence\":\"[\\\"0/8\\\",\\\"0/10\\\"]\",\"ts_ms\":1700000000123,\"snapshot\":\"last\","
+                      "\"extra\":{\"table\":\"no\"}}}";
+    assert_int_equal(ev_parse(esc, strlen(esc), &ev, err, sizeof err), EV_OK);
+    assert_int_equal(ev.op, 'u');
+    assert_string_equal(ev.schema, "p\xc3\xba" "blic");
+    assert_string_equal(ev.table, "membership_comrade");
+    assert_int_equal(ev.pos.lsn, 0x10);
+    assert_int_equal(ev.pos.commit_lsn, 0x8);
+    assert_int_equal(ev.source_ts_ms, 1700000000123LL);
+    assert_true(ev.snapshot);
+    assert_null(ev.before); /* an update's before is never parsed */
+    assert_int_equal(json_integer_value(json_object_get(ev_row(&ev), "id")), 2);
+    ev_free(&ev);
+    const char *plain = "{\"op\":\"c\",\"after\":{\"id\":3},\"source\":{\"table\":\"t\",\"lsn\":7,\"snapshot\":\"false\","
+                        "\"ts_ms\":1.5,\"schema\":5}}";
+    assert_int_equal(ev_parse(plain, strlen(plain), &ev, err, sizeof err), EV_OK);
+    assert_null(ev.schema);       /* not a string */
+    assert_int_equal(ev.source_ts_ms, 0); /* not an integer */
+    assert_false(ev.snapshot);
+    assert_int_equal(ev.pos.commit_lsn, 7);
+    ev_free(&ev);
+    const char *bad[] = {
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"\",\"lsn\":1}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\",\"lsn\":-1}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\",\"lsn\":1.0}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\",\"lsn\":1,\"sequence\":[\"1\",\"2\"]}}",
+        "{\"op\":\"c\",\"after\":{},\"before\":7,\"source\":{\"table\":\"t\",\"lsn\":1}}",
+        "{\"op\":\"c\",\"after\":{},\"source\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(ev_parse(bad[i], strlen(bad[i]), &ev, err, sizeof err), EV_ERR_ENVELOPE);
+    /* not JSON anywhere, even in a part never parsed: the reason places it, quoting nothing */
+    const char *broken = "{\"op\":\"c\",\"after\":{\"id\":1},\"source\":{\"table\":\"t\",\"lsn\":1},\"x\":\"Jon \\q\"}";
+    assert_int_equal(ev_parse(broken, strlen(broken), &ev, err, sizeof err), EV_ERR_JSON);
+    assert_string_equal(err, "not JSON: invalid escape at byte 69");
+    assert_null(ev.root);
+    assert_null(ev.names);
+}
+
 static void positions_compare_commit_then_lsn(void **state)
 {
     (void)state;
@@ -213,6 +261,7 @@ int main(void)
         cmocka_unit_test(parses_create_with_position),
         cmocka_unit_test(delete_row_is_before),
         cmocka_unit_test(error_classes),
+        cmocka_unit_test(source_members_from_text),
         cmocka_unit_test(positions_compare_commit_then_lsn),
         cmocka_unit_test(value_encoding),
         cmocka_unit_test(timestamps_normalise_to_utc),
