@@ -1,6 +1,8 @@
 /* jbuf.c - growable JSON output buffer (see jbuf.h). */
 #include "common/jbuf.h"
 
+#include "common/utf8.h"
+
 #include "common/base64.h"
 
 #include <inttypes.h>
@@ -64,38 +66,6 @@ void jbuf_u64(jbuf *b, uint64_t v)
     b->len += (size_t)snprintf(b->data + b->len, 24, "%" PRIu64, v);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 void jbuf_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -113,7 +83,7 @@ void jbuf_str(jbuf *b, const char *s, size_t n)
             break;
         unsigned char c = *p;
         if (c >= 0x80) {
-            size_t l = utf8_len(p, (size_t)(end - p));
+            size_t l = utf8_seq_len(p, (size_t)(end - p));
             if (l) {
                 jbuf_put(b, p, l);
                 p += l;

@@ -2,6 +2,8 @@
  * top-level members asked for (see json_scan.h). Recursive descent with a depth limit. */
 #include "common/json_scan.h"
 
+#include "common/utf8.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -48,35 +50,13 @@ static int js_hex4(jscan *j, unsigned *out)
     return 0;
 }
 
-/* One UTF-8 sequence at j->p (its first byte >= 0x80): no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
+/* One UTF-8 sequence at j->p (its first byte >= 0x80). */
 static int js_utf8(jscan *j)
 {
-    unsigned char c = *j->p;
-    int more;
-    uint32_t v;
-    if (c >= 0xC2 && c <= 0xDF) {
-        more = 1;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        more = 2;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        more = 3;
-        v = c & 0x07;
-    } else {
+    size_t n = utf8_seq_len(j->p, (size_t)(j->end - j->p));
+    if (n == 0)
         return js_fail(j, "invalid UTF-8");
-    }
-    if (j->end - j->p <= more)
-        return js_fail(j, "invalid UTF-8");
-    for (int i = 1; i <= more; i++) {
-        if ((j->p[i] & 0xC0) != 0x80)
-            return js_fail(j, "invalid UTF-8");
-        v = v << 6 | (j->p[i] & 0x3F);
-    }
-    if ((more == 2 && v < 0x800) || (more == 3 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return js_fail(j, "invalid UTF-8");
-    j->p += more + 1;
+    j->p += n;
     return 0;
 }
 
@@ -273,6 +253,21 @@ static bool js_key_is(const unsigned char *k, size_t len, bool plain, const char
 
 static int js_value(jscan *j, int depth);
 
+/* After a member or an element: 0 at the container's end (passed), 1 after a comma, -1. */
+static int js_next(jscan *j, char close, const char *why)
+{
+    js_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return 0;
+    }
+    if (j->p >= j->end || *j->p != ',')
+        return js_fail(j, why);
+    j->p++;
+    js_ws(j);
+    return 1;
+}
+
 static int js_object(jscan *j, int depth)
 {
     j->p++;
@@ -301,15 +296,9 @@ static int js_object(jscan *j, int depth)
             for (size_t i = 0; i < j->n; i++)
                 if (js_key_is(k, klen, plain, j->names[i]))
                     j->spans[i] = (json_span){ (const char *)v, (size_t)(j->p - v) };
-        js_ws(j);
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return 0;
-        }
-        if (j->p >= j->end || *j->p != ',')
-            return js_fail(j, "',' or '}' expected");
-        j->p++;
-        js_ws(j);
+        int more = js_next(j, '}', "',' or '}' expected");
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -324,15 +313,9 @@ static int js_array(jscan *j, int depth)
     for (;;) {
         if (js_value(j, depth) != 0)
             return -1;
-        js_ws(j);
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return 0;
-        }
-        if (j->p >= j->end || *j->p != ',')
-            return js_fail(j, "',' or ']' expected");
-        j->p++;
-        js_ws(j);
+        int more = js_next(j, ']', "',' or ']' expected");
+        if (more <= 0)
+            return more;
     }
 }
 
