@@ -517,9 +517,12 @@ static void apply_log_failures(apply_ctx *a)
         if (x->outcome != OUT_RETRY)
             continue;
         /* a row waiting for its parent is normal for its first quick retries (the
-         * parent is an event or two away): worth an info line only when it lasts */
-        int quiet = !strcmp(e->err_class, "mapping.wait") ? PARTQ_PARENT_QUICK_RETRIES : 0;
-        if (e->attempts > quiet + 3 && e->attempts % 50 != 0)
+         * parent is an event or two away, or on another replica): worth one info line
+         * when it lasts longer, then one every 50 attempts; other failures say their
+         * first three retries */
+        bool wait = !strcmp(e->err_class, "mapping.wait");
+        int quiet = wait ? PARTQ_PARENT_QUICK_RETRIES : 0;
+        if (e->attempts > quiet + (wait ? 1 : 3) && e->attempts % 50 != 0)
             continue;
         char why[512]; /* Firestore's messages can name a document (a kennitala): scrubbed */
         dlq_scrub(e->err_msg, why, sizeof why);
