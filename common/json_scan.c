@@ -268,14 +268,22 @@ static int js_next(jscan *j, char close, const char *why)
     return 1;
 }
 
-static int js_object(jscan *j, int depth)
+/* Past a container's opening bracket: whether it closes at once (then past that too). */
+static bool js_empty(jscan *j, char close)
 {
     j->p++;
     js_ws(j);
-    if (j->p < j->end && *j->p == '}') {
+    if (j->p < j->end && *j->p == close) {
         j->p++;
-        return 0;
+        return true;
     }
+    return false;
+}
+
+static int js_object(jscan *j, int depth)
+{
+    if (js_empty(j, '}'))
+        return 0;
     for (;;) {
         if (j->p >= j->end || *j->p != '"')
             return js_fail(j, "a string (an object's key) expected");
@@ -304,12 +312,8 @@ static int js_object(jscan *j, int depth)
 
 static int js_array(jscan *j, int depth)
 {
-    j->p++;
-    js_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    if (js_empty(j, ']'))
         return 0;
-    }
     for (;;) {
         if (js_value(j, depth) != 0)
             return -1;
