@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "tools/firestore-emulator/emu_alloc.h"
 #include "tools/firestore-emulator/emu_fault.h"
 
 #define EMU_MAX_PARAMS 256
@@ -255,10 +256,12 @@ static enum MHD_Result emu_handler(void *cls, struct MHD_Connection *connection,
     emu_request rq = { .method = method, .path = url, .params = params.items, .nparams = params.n,
                        .body = c->buf, .body_len = c->len };
     emu_response rs;
+    emu_alloc_request_begin(); /* the request's JSON lives in an arena until its end */
     emu_fault_respond(h->ctx, &rq, &c->fault, &rs);
     emu_log_request(method, &rs, c);
     enum MHD_Result r = emu_send(connection, &rs);
     emu_response_clear(&rs);
+    emu_alloc_request_end();
     return r;
 }
 
