@@ -138,9 +138,12 @@ void partq_block(cons *c, partq *q, int64_t retry_after_ms);
 /* How long an event waiting for its parent row waits before its next attempt: every
  * PARTQ_PARENT_RETRY_MS for its first PARTQ_PARENT_QUICK_RETRIES attempts (the parent
  * is usually an event or two away, in another topic or consumer), then backing off as
- * for any failure. Only its key waits; the rest of its partition goes on. */
+ * for any failure but never beyond PARTQ_PARENT_MAX_WAIT_MS: a parent the other
+ * replica applies late is still found soon after, and an orphan costs one read per
+ * PARTQ_PARENT_MAX_WAIT_MS. Only its key waits; the rest of its partition goes on. */
 #define PARTQ_PARENT_RETRY_MS 20
 #define PARTQ_PARENT_QUICK_RETRIES 50
+#define PARTQ_PARENT_MAX_WAIT_MS 2000
 int64_t partq_wait_delay(cons *c, int attempts);
 void partq_unblock(partq *q);
 /* Pauses or resumes fetching so that buffered records stay bounded. */

@@ -245,7 +245,7 @@ static void cons_poll(cons *c)
     }
 }
 
-#define CONS_WAITING_KEYS 32 /* keys of one partition waiting for a parent, at most */
+#define CONS_WAITING_KEYS 256 /* keys of one partition waiting for a parent, at most */
 
 static bool cons_key_in(const cev *e, cev *const *keys, size_t n)
 {

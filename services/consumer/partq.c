@@ -183,6 +183,8 @@ int64_t partq_wait_delay(cons *c, int attempts)
     backoff_init(&b, c->set.retry_base_ms, c->set.retry_max_ms);
     b.attempt = (unsigned)(attempts - PARTQ_PARENT_QUICK_RETRIES < 30 ? attempts - PARTQ_PARENT_QUICK_RETRIES : 30);
     int64_t d = backoff_next(&b);
+    if (d > PARTQ_PARENT_MAX_WAIT_MS)
+        d = PARTQ_PARENT_MAX_WAIT_MS;
     return d > PARTQ_PARENT_RETRY_MS ? d : PARTQ_PARENT_RETRY_MS;
 }
 

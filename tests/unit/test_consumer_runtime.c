@@ -1,6 +1,7 @@
 /* test_consumer_runtime.c - member-consumer's small runtime rules: the 500/50/5 ramp and
  * the fixed ceiling, the token bucket's pace, settings from config and environment, and
- * the scrubbing of dead-letter messages (no member data). */
+ * the scrubbing of dead-letter messages (no member data), how long a row waits for its
+ * parent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,25 @@
 
 #include "common/clock.h"
 #include "services/consumer/consumer.h"
+
+/* A row waiting for its parent: quick retries first, then backing off, but never so
+ * long that a parent the other replica applies late goes unnoticed for long. */
+static void parent_wait_is_quick_then_bounded(void **state)
+{
+    (void)state;
+    cons c = { 0 };
+    c.set.retry_base_ms = 100;
+    c.set.retry_max_ms = 30000;
+    for (int attempt = 1; attempt <= PARTQ_PARENT_QUICK_RETRIES; attempt++)
+        assert_int_equal(partq_wait_delay(&c, attempt), PARTQ_PARENT_RETRY_MS);
+    int64_t longest = 0;
+    for (int attempt = PARTQ_PARENT_QUICK_RETRIES + 1; attempt < 400; attempt++) {
+        int64_t d = partq_wait_delay(&c, attempt);
+        assert_true(d >= PARTQ_PARENT_RETRY_MS && d <= PARTQ_PARENT_MAX_WAIT_MS);
+        longest = d > longest ? d : longest;
+    }
+    assert_true(longest > PARTQ_PARENT_MAX_WAIT_MS / 2); /* it does back off */
+}
 
 static void ramp_follows_500_50_5(void **state)
 {
@@ -92,6 +112,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ramp_follows_500_50_5),
+        cmocka_unit_test(parent_wait_is_quick_then_bounded),
         cmocka_unit_test(bucket_paces_writes),
         cmocka_unit_test(dead_letter_messages_hide_member_data),
         cmocka_unit_test(settings_from_file_and_environment),
