@@ -36,6 +36,12 @@ void jbuf_reserve(jbuf *b, size_t more)
     b->cap = n;
 }
 
+int jbuf_sink(const char *buf, size_t size, void *ud)
+{
+    jbuf_put(ud, buf, size);
+    return 0;
+}
+
 void jbuf_put(jbuf *b, const void *p, size_t n)
 {
     jbuf_reserve(b, n);

@@ -29,5 +29,8 @@ void jbuf_str(jbuf *b, const char *s, size_t n);
 void jbuf_base64(jbuf *b, const unsigned char *p, size_t n);
 /* The buffer as a NUL-terminated string (the NUL is not counted in len). */
 const char *jbuf_cstr(jbuf *b);
+/* A sink for jansson's json_dump_callback (ud: the jbuf): appends, returns 0. Lets a
+ * tree be serialised into a buffer that grew once, instead of json_dumps' doubling. */
+int jbuf_sink(const char *buf, size_t size, void *ud);
 
 #endif

@@ -115,6 +115,21 @@ static req_t http_post(const char *verb, const char *body, size_t n)
 
 #define MASK "[\"name\",\"email\",\"django_id\",\"active\",\"fee\",\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]"
 
+/* {"writes":[...]} of request b: an update of each of its documents, then suffix
+ * (the rest of the write: mask, transforms, precondition). Returns the length. */
+static size_t writes_body(char *body, size_t cap, int b, const char *suffix)
+{
+    size_t n = (size_t)snprintf(body, cap, "{\"writes\":[");
+    for (int i = 0; i < writes_per_req; i++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"update\":", i ? "," : "");
+        n += (size_t)doc_json(body + n, cap - n, "projects/bench/databases/(default)/documents/members/m",
+                              (long)b * writes_per_req + i);
+        n += (size_t)snprintf(body + n, cap - n, "%s", suffix);
+    }
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    return n;
+}
+
 static void build_consumer(int b)
 {
     size_t cap = (size_t)writes_per_req * 1400 + 1024, n = 0;
@@ -125,18 +140,10 @@ static void build_consumer(int b)
                               i ? "," : "", (long)b * writes_per_req + i);
     n += (size_t)snprintf(body + n, cap - n, "],\"mask\":{\"fieldPaths\":" MASK "}}");
     gets[b] = http_post("batchGet", body, n);
-    n = 0;
-    n += (size_t)snprintf(body + n, cap - n, "{\"writes\":[");
-    for (int i = 0; i < writes_per_req; i++) {
-        n += (size_t)snprintf(body + n, cap - n, "%s{\"update\":", i ? "," : "");
-        n += (size_t)doc_json(body + n, cap - n, "projects/bench/databases/(default)/documents/members/m",
-                              (long)b * writes_per_req + i);
-        n += (size_t)snprintf(body + n, cap - n,
-                              ",\"updateMask\":{\"fieldPaths\":" MASK "},\"updateTransforms\":[{\"fieldPath\":"
-                              "\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}],"
-                              "\"currentDocument\":{\"exists\":true}}");
-    }
-    n += (size_t)snprintf(body + n, cap - n, "]}");
+    n = writes_body(body, cap, b,
+                    ",\"updateMask\":{\"fieldPaths\":" MASK "},\"updateTransforms\":[{\"fieldPath\":"
+                    "\"metadata.synced_at\",\"setToServerValue\":\"REQUEST_TIME\"}],"
+                    "\"currentDocument\":{\"exists\":true}}");
     reqs[b] = http_post("batchWrite", body, n);
     free(body);
 }
@@ -144,18 +151,11 @@ static void build_consumer(int b)
 static void build_batch(int b)
 {
     const char *verb = strcmp(mode, "commit") == 0 ? "commit" : "batchWrite";
-    size_t cap = (size_t)writes_per_req * 1200 + 1024, n = 0;
+    size_t cap = (size_t)writes_per_req * 1200 + 1024;
     char *body = malloc(cap);
-    n += (size_t)snprintf(body + n, cap - n, "{\"writes\":[");
-    for (int i = 0; i < writes_per_req; i++) {
-        n += (size_t)snprintf(body + n, cap - n, "%s{\"update\":", i ? "," : "");
-        n += (size_t)doc_json(body + n, cap - n, "projects/bench/databases/(default)/documents/members/m",
-                              (long)b * writes_per_req + i);
-        n += (size_t)snprintf(body + n, cap - n,
-                              ",\"updateMask\":{\"fieldPaths\":[\"name\",\"email\",\"django_id\",\"active\",\"fee\","
-                              "\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]}}");
-    }
-    n += (size_t)snprintf(body + n, cap - n, "]}");
+    size_t n = writes_body(body, cap, b,
+                           ",\"updateMask\":{\"fieldPaths\":[\"name\",\"email\",\"django_id\",\"active\",\"fee\","
+                           "\"joined\",\"address\",\"unions\",\"metadata.synced_at\",\"metadata.lsn\"]}}");
     reqs[b] = http_post(verb, body, n);
     free(body);
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/jbuf.h"
 #include "common/log.h"
 #include "tools/firestore-emulator/emu_alloc.h"
 #include "tools/firestore-emulator/emu_fault.h"
@@ -113,30 +114,13 @@ static enum MHD_Result emu_collect_param(void *cls, enum MHD_ValueKind kind, con
     return MHD_YES;
 }
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} emu_outbuf;
-
-static int emu_out_append(const char *buf, size_t size, void *data)
-{
-    emu_outbuf *o = data;
-    if (o->len + size > o->cap) {
-        while (o->len + size > o->cap)
-            o->cap *= 2;
-        o->data = realloc(o->data, o->cap);
-    }
-    memcpy(o->data + o->len, buf, size);
-    o->len += size;
-    return 0;
-}
-
 /* Serialises into one buffer that starts large: growing a string by doubling
  * from a few bytes (json_dumps) made malloc the hottest code under load. */
-static emu_outbuf emu_serialize(const json_t *json)
+static jbuf emu_serialize(const json_t *json)
 {
-    emu_outbuf o = { malloc(65536), 0, 65536 };
-    json_dump_callback(json, emu_out_append, &o, JSON_COMPACT);
+    jbuf o = { 0 };
+    jbuf_reserve(&o, 65536);
+    json_dump_callback(json, jbuf_sink, &o, JSON_COMPACT);
     return o;
 }
 
@@ -144,7 +128,7 @@ static enum MHD_Result emu_send(struct MHD_Connection *connection, const emu_res
 {
     struct MHD_Response *resp;
     if (rs->json) {
-        emu_outbuf body = emu_serialize(rs->json);
+        jbuf body = emu_serialize(rs->json);
         resp = MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=UTF-8");
     } else {

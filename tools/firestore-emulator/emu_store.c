@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "common/jbuf.h"
 #include "tools/firestore-emulator/emu_path.h"
 #include "tools/firestore-emulator/emu_value.h"
 
@@ -323,31 +324,13 @@ json_t *emu_doc_fields_for(const emu_doc *d, const emu_fieldpath *paths, int n)
     return out;
 }
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} emu_text;
-
-static int emu_text_append(const char *buf, size_t size, void *ud)
-{
-    emu_text *t = ud;
-    if (t->len + size + 1 > t->cap) {
-        while (t->len + size + 1 > t->cap)
-            t->cap *= 2;
-        t->data = realloc(t->data, t->cap);
-    }
-    memcpy(t->data + t->len, buf, size);
-    t->len += size;
-    t->data[t->len] = '\0';
-    return 0;
-}
-
 /* Written into plain malloc'd memory (never jansson's allocator): it is stored. */
 char *emu_fields_text(const json_t *fields)
 {
-    emu_text t = { malloc(1024), 0, 1024 };
-    t.data[0] = '\0';
-    json_dump_callback(fields, emu_text_append, &t, JSON_COMPACT);
+    jbuf t = { 0 };
+    jbuf_reserve(&t, 1024);
+    json_dump_callback(fields, jbuf_sink, &t, JSON_COMPACT);
+    jbuf_cstr(&t);
     return t.data;
 }
 

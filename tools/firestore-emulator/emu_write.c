@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jbuf.h"
 #include "tools/firestore-emulator/emu_path.h"
 #include "tools/firestore-emulator/emu_store.h"
 
@@ -433,28 +434,26 @@ static int emu_touch(emu_touched *t, int n, const emu_fieldpath *fp, bool reads_
     return n;
 }
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} emu_buf;
-
-static int emu_buf_append(const char *b, size_t size, void *ud)
+/* The document after an applied write: fields (or NULL) and text are its own; an
+ * unchanged document keeps its update time. The transform results go to *results. */
+static void emu_docstate_set(emu_docstate *next, const emu_docstate *cur, json_t *fields, char *text, bool same,
+                             int64_t now_us, json_t *res, json_t **results)
 {
-    emu_buf *o = ud;
-    if (o->len + size + 1 > o->cap) {
-        while (o->len + size + 1 > o->cap)
-            o->cap *= 2;
-        o->data = realloc(o->data, o->cap);
-    }
-    memcpy(o->data + o->len, b, size);
-    o->len += size;
-    o->data[o->len] = '\0';
-    return 0;
+    next->exists = true;
+    next->fields = fields;
+    next->text = text;
+    next->create_us = cur->exists ? cur->create_us : now_us;
+    next->unchanged = same;
+    next->update_us = same ? cur->update_us : now_us;
+    if (results)
+        *results = res;
+    else
+        json_decref(res);
 }
 
-static void emu_buf_json(emu_buf *o, const json_t *v)
+static void emu_buf_json(jbuf *o, const json_t *v)
 {
-    json_dump_callback(v, emu_buf_append, o, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_dump_callback(v, jbuf_sink, o, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 /* Whether a stored Value's text and a new Value are the same value: equal values
@@ -540,17 +539,18 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
         json_array_append_new(res, emu_transform_apply(&w->tr[i], part, now_us));
 
     /* the new text: stored order, touched fields replaced or dropped, new ones last */
-    emu_buf o = { malloc(strlen(text) + 256), 0, strlen(text) + 256 };
+    jbuf o = { 0 };
+    jbuf_reserve(&o, strlen(text) + 256);
     bool same = cur->exists;
-    emu_buf_append("{", 1, &o);
+    jbuf_putc(&o, '{');
     for (int e = 0; e < nf; e++) {
         int k = 0;
         while (k < nt && t[k].at != e)
             k++;
         if (k == nt) {
             if (o.len > 1)
-                emu_buf_append(",", 1, &o);
-            emu_buf_append(tf[e].entry, (size_t)(tf[e].val + tf[e].vlen - tf[e].entry), &o);
+                jbuf_putc(&o, ',');
+            jbuf_put(&o, tf[e].entry, (size_t)(tf[e].val + tf[e].vlen - tf[e].entry));
             continue;
         }
         json_t *nv = json_object_get(part, t[k].key);
@@ -559,8 +559,8 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
             continue;
         }
         if (o.len > 1)
-            emu_buf_append(",", 1, &o);
-        emu_buf_append(tf[e].entry, (size_t)(tf[e].val - tf[e].entry), &o);
+            jbuf_putc(&o, ',');
+        jbuf_put(&o, tf[e].entry, (size_t)(tf[e].val - tf[e].entry));
         size_t at = o.len;
         emu_buf_json(&o, nv);
         if (same && !emu_value_text_same(tf[e].val, tf[e].vlen, o.data + at, o.len - at, nv))
@@ -572,14 +572,15 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
             continue;
         same = false;
         if (o.len > 1)
-            emu_buf_append(",", 1, &o);
+            jbuf_putc(&o, ',');
         json_t *key = json_string(t[k].key);
         emu_buf_json(&o, key);
         json_decref(key);
-        emu_buf_append(":", 1, &o);
+        jbuf_putc(&o, ':');
         emu_buf_json(&o, nv);
     }
-    emu_buf_append("}", 1, &o);
+    jbuf_putc(&o, '}');
+    jbuf_cstr(&o); /* stored as text */
     json_decref(part);
     free(t);
     free(tf);
@@ -596,16 +597,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
         json_decref(res);
         return emu_too_big(st, size);
     }
-    next->exists = true;
-    next->fields = NULL;
-    next->text = o.data;
-    next->create_us = cur->exists ? cur->create_us : now_us;
-    next->unchanged = same;
-    next->update_us = same ? cur->update_us : now_us;
-    if (results)
-        *results = res;
-    else
-        json_decref(res);
+    emu_docstate_set(next, cur, NULL, o.data, same, now_us, res, results);
     return 1;
 }
 
@@ -644,18 +636,9 @@ static int emu_write_apply_at(const emu_write *w, const emu_docstate *cur, int64
         json_decref(res);
         return emu_too_big(st, size);
     }
-    next->exists = true;
-    next->fields = fields;
-    next->text = emu_fields_text(fields);
-    next->create_us = cur->exists ? cur->create_us : now_us;
-    bool same = cur->exists &&
-                (cur->text ? emu_fields_same(cur->text, next->text, fields) : json_equal(cur->fields, fields));
-    next->unchanged = same;
-    next->update_us = same ? cur->update_us : now_us;
-    if (results)
-        *results = res;
-    else
-        json_decref(res);
+    char *text = emu_fields_text(fields);
+    bool same = cur->exists && (cur->text ? emu_fields_same(cur->text, text, fields) : json_equal(cur->fields, fields));
+    emu_docstate_set(next, cur, fields, text, same, now_us, res, results);
     return 0;
 }
 
