@@ -150,8 +150,10 @@ static int js_number(jscan *j)
         if (j->p == d)
             return js_fail(j, "invalid number");
     }
-    char text[64], *heap = NULL, *t = text;
     size_t len = (size_t)(j->p - s);
+    if (integer && len <= 18)
+        return 0; /* 18 digits always fit 64 bits: no need to convert */
+    char text[64], *heap = NULL, *t = text;
     if (len >= sizeof text)
         t = heap = malloc(len + 1);
     if (!t)

@@ -374,8 +374,8 @@ int main(int argc, char **argv)
     if (exit_code >= 0)
         return exit_code;
     /* No fast bins: glibc merges them on every allocation of 1 kB or more (each
-     * record's copy), walking all the small blocks jansson freed since; measured
-     * 10% of the consumer's CPU (bench/consumer). */
+     * record's copy), walking all the small blocks jansson freed since: that merging
+     * was 14% of the consumer's CPU (bench/consumer with BENCH_PERF). */
     mallopt(M_MXFAST, 0);
     cons c = { 0 };
     cfg_file *cf = NULL;
