@@ -5,8 +5,9 @@
  * the source (commit LSN and change LSN, from source.sequence and source.lsn). The
  * whole record is checked as JSON (json_scan) but only the row becomes a tree; "source"
  * is read from its text, and the other row and the rest of the envelope are skipped.
- * It owns no I/O, so unit tests and fuzzers can feed it. Errors come in three classes, which become the
- * dead-letter error classes "decode.json", "decode.envelope" and "decode.op". */
+ * It owns no I/O, so unit tests and fuzzers can feed it. Errors come in three classes,
+ * which become the dead-letter error classes "decode.json", "decode.envelope" and
+ * "decode.op". */
 #ifndef SERVICES_CONSUMER_EVENT_H
 #define SERVICES_CONSUMER_EVENT_H
 
