@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "services/consumer/fs_value.h"
 
 #define FS_POOL 64
 #define FS_KEEP_BUFFER (1 << 20) /* response buffers up to this size are reused */
@@ -125,7 +126,7 @@ void fs_call_finish(fs_call *c, long http, const char *body, size_t len, int64_t
     c->status[0] = 0;
     c->message[0] = 0;
     json_decref(c->response);
-    c->response = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    c->response = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     const json_t *e = json_object_get(c->response, "error");
     if (json_is_object(e)) {
         const char *st = json_string_value(json_object_get(e, "status"));
@@ -396,7 +397,7 @@ json_t *fs_parse_batch_get(const fs_client *fc, const json_t *resp)
         if (found) {
             name = fs_relative(fc, json_string_value(json_object_get(found, "name")));
             json_t *f = json_object_get(found, "fields");
-            json_t *e = json_pack("{s:o,s:O*}", "fields", f ? json_incref(f) : json_object(), "updateTime",
+            json_t *e = json_pack("{s:o,s:O*}", "fields", fsv_fields_from_firestore(f), "updateTime",
                                   json_object_get(found, "updateTime"));
             if (name)
                 json_object_set_new(out, name, e);

@@ -93,13 +93,12 @@ void fs_body_write_update(const fs_client *fc, jbuf *b, const char *name, const 
                           const char *const *mask, size_t nmask, const char *precondition,
                           const char *synced_at_path);
 void fs_body_write_delete(const fs_client *fc, jbuf *b, const char *name, const char *precondition);
-/* Any JSON value, compact; and the members of a Firestore fields object that the field
- * paths of mask select (a map on the way to a masked path carries only those). */
-void fs_json(jbuf *b, const json_t *v);
+/* In the wire form, the members of a fields object of compact values (fs_value.h) that
+ * the field paths of mask select (a map on the way to a masked path carries only those). */
 void fs_json_masked_fields(jbuf *b, const json_t *fields, const char *const *mask, size_t n);
 
 /* Parses a :batchGet response into an object of relative name -> {"fields","updateTime"}
- * or JSON null for a missing document. NULL when the response is not one. */
+ * (the fields as compact values) or JSON null for a missing document. NULL when the response is not one. */
 json_t *fs_parse_batch_get(const fs_client *fc, const json_t *response);
 /* Per-write outcome of a :batchWrite response: cls[i] and, when not OK, msg (optional,
  * n entries of 160 bytes). -1 when the response is malformed. */

@@ -1,9 +1,10 @@
 /* fs_body.c - Firestore request bodies written straight into a buffer (see firestore.h).
  *
- * The consumer's documents live as jansson trees in the batch's cache; a write sends
- * only the fields its updateMask owns. Copying those into a new tree and dumping it
- * cost more than everything else the consumer did, so the bodies are written here in
- * one pass over the cached tree, into buffers that are kept from batch to batch. */
+ * The consumer's documents live in the batch's cache as compact values (fs_value.h); a
+ * write sends only the fields its updateMask owns, in the wire form. Copying those into
+ * a new tree and dumping it cost more than everything else the consumer did, so the
+ * bodies are written here in one pass over the cached tree, into buffers that are kept
+ * from batch to batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,51 +13,6 @@
 #include "services/consumer/fs_value.h"
 
 #define FS_BODY_PATH_MAX 1024
-
-void fs_json(jbuf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *m;
-        bool first = true;
-        jbuf_putc(b, '{');
-        json_object_foreach((json_t *)v, k, m) {
-            if (!first)
-                jbuf_putc(b, ',');
-            first = false;
-            jbuf_str(b, k, strlen(k));
-            jbuf_putc(b, ':');
-            fs_json(b, m);
-        }
-        jbuf_putc(b, '}');
-        break;
-    }
-    case JSON_ARRAY: {
-        jbuf_putc(b, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                jbuf_putc(b, ',');
-            fs_json(b, json_array_get(v, i));
-        }
-        jbuf_putc(b, ']');
-        break;
-    }
-    case JSON_STRING: jbuf_str(b, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: jbuf_i64(b, (int64_t)json_integer_value(v)); break;
-    case JSON_REAL: {
-        char num[40];
-        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
-        jbuf_put(b, num, (size_t)n);
-        if (!strpbrk(num, ".eE"))
-            jbuf_puts(b, ".0"); /* stays a real when read back */
-        break;
-    }
-    case JSON_TRUE: jbuf_puts(b, "true"); break;
-    case JSON_FALSE: jbuf_puts(b, "false"); break;
-    case JSON_NULL: jbuf_puts(b, "null"); break;
-    }
-}
 
 /* 2: path is in the mask; 1: a masked path lies inside it; 0: neither. */
 static int fs_mask_match(const char *path, size_t len, const char *const *mask, size_t n)
@@ -95,9 +51,9 @@ static size_t fs_masked(jbuf *b, const json_t *fields, char *path, size_t plen, 
         jbuf_str(b, k, strlen(k));
         jbuf_putc(b, ':');
         if (m == 2) {
-            fs_json(b, v);
+            fsv_write(b, v);
         } else {
-            json_t *inner = json_object_get(json_object_get(v, "mapValue"), "fields");
+            json_t *inner = fsv_map_fields(v);
             jbuf_puts(b, "{\"mapValue\":{\"fields\":");
             if (!inner || fs_masked(b, inner, path, len, mask, n) == 0) {
                 b->len = mark; /* nothing of it is masked: leave it out */
@@ -162,9 +118,14 @@ void fs_body_batch_get(const fs_client *fc, jbuf *b, const char *const *names, s
     }
     jbuf_putc(b, ']');
     if (mask) {
-        jbuf_puts(b, ",\"mask\":{\"fieldPaths\":");
-        fs_json(b, mask);
-        jbuf_putc(b, '}');
+        jbuf_puts(b, ",\"mask\":{\"fieldPaths\":[");
+        for (size_t i = 0; i < json_array_size(mask); i++) {
+            if (i)
+                jbuf_putc(b, ',');
+            const json_t *path = json_array_get(mask, i);
+            jbuf_str(b, json_string_value(path), json_string_length(path));
+        }
+        jbuf_puts(b, "]}");
     }
     jbuf_putc(b, '}');
 }

@@ -1,8 +1,9 @@
-/* fs_value.c - Firestore Value JSON and field paths (see fs_value.h). */
+/* fs_value.c - Firestore values in the compact form, their wire form, and field paths
+ * (see fs_value.h). */
 #include "services/consumer/fs_value.h"
 
 #include <ctype.h>
-#include <inttypes.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,131 +12,277 @@
 
 #define FSV_MAX_DEPTH 32
 
-static json_t *fsv_one(const char *type, json_t *v)
+/* --- compact values ------------------------------------------------------ */
+
+/* A tagged value: text, NUL, tag. */
+static json_t *fsv_tagged(const char *text, size_t len, char tag)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, type, v);
-    return o;
+    char stack[256], *buf = len + 2 <= sizeof stack ? stack : malloc(len + 2);
+    if (!buf)
+        return NULL;
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    buf[len + 1] = tag;
+    json_t *v = json_stringn_nocheck(buf, len + 2);
+    if (buf != stack)
+        free(buf);
+    return v;
 }
 
-json_t *fsv_null(void) { return fsv_one("nullValue", json_null()); }
-json_t *fsv_bool(bool b) { return fsv_one("booleanValue", json_boolean(b)); }
-json_t *fsv_double(double d) { return fsv_one("doubleValue", json_real(d)); }
-json_t *fsv_string(const char *s) { return fsv_one("stringValue", json_string(s ? s : "")); }
-json_t *fsv_timestamp(const char *ts) { return fsv_one("timestampValue", json_string(ts)); }
-
-json_t *fsv_integer(int64_t i)
+/* The tag of a tagged value (its text and length in *text, *len), or 0. */
+static char fsv_tag(const json_t *v, const char **text, size_t *len)
 {
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRId64, i);
-    return fsv_one("integerValue", json_string(buf));
+    if (!json_is_string(v))
+        return 0;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n < 2 || s[n - 2] != 0)
+        return 0;
+    if (text)
+        *text = s;
+    if (len)
+        *len = n - 2;
+    return s[n - 1];
 }
 
-json_t *fsv_map(json_t *fields)
-{
-    json_t *m = json_object();
-    json_object_set_new(m, "fields", fields ? fields : json_object());
-    return fsv_one("mapValue", m);
-}
-
-json_t *fsv_array(json_t *values)
-{
-    json_t *a = json_object();
-    json_object_set_new(a, "values", values ? values : json_array());
-    return fsv_one("arrayValue", a);
-}
+json_t *fsv_null(void) { return json_null(); }
+json_t *fsv_bool(bool b) { return json_boolean(b); }
+json_t *fsv_double(double d) { return json_real(d); }
+json_t *fsv_integer(int64_t i) { return json_integer((json_int_t)i); }
+json_t *fsv_string(const char *s) { return json_string(s ? s : ""); }
+json_t *fsv_timestamp(const char *ts) { return fsv_tagged(ts, strlen(ts), 'T'); }
+json_t *fsv_map(json_t *fields) { return json_is_object(fields) ? fields : (json_decref(fields), json_object()); }
+json_t *fsv_array(json_t *values) { return json_is_array(values) ? values : (json_decref(values), json_array()); }
 
 json_t *fsv_from_json(const json_t *plain)
 {
-    switch (json_typeof(plain)) {
-    case JSON_NULL: return fsv_null();
-    case JSON_TRUE: return fsv_bool(true);
-    case JSON_FALSE: return fsv_bool(false);
-    case JSON_INTEGER: return fsv_integer(json_integer_value(plain));
-    case JSON_REAL: return fsv_double(json_real_value(plain));
-    case JSON_STRING: return fsv_string(json_string_value(plain));
-    case JSON_OBJECT: {
-        json_t *fields = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)plain, k, v)
-            json_object_set_new(fields, k, fsv_from_json(v));
-        return fsv_map(fields);
+    json_t *v = plain ? json_deep_copy(plain) : NULL;
+    return v ? v : json_null();
+}
+
+json_t *fsv_to_json(const json_t *value)
+{
+    const char *text;
+    size_t len;
+    switch (fsv_tag(value, &text, &len)) {
+    case 0: return value ? json_deep_copy(value) : NULL;
+    case 'J': {
+        json_t *wire = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+        const char *t = json_object_size(wire) == 1 ? json_object_iter_key(json_object_iter(wire)) : NULL;
+        json_t *inner = t ? json_incref(json_object_get(wire, t)) : NULL;
+        json_decref(wire);
+        return inner ? inner : json_null();
     }
-    case JSON_ARRAY: {
-        json_t *values = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(plain, i, v)
-            json_array_append_new(values, fsv_from_json(v));
-        return fsv_array(values);
+    default: return json_stringn(text, len);
     }
-    }
-    return fsv_null();
 }
 
 const char *fsv_type(const json_t *value)
 {
-    if (!json_is_object(value) || json_object_size(value) != 1)
-        return NULL;
-    return json_object_iter_key(json_object_iter((json_t *)value));
+    switch (json_typeof(value)) {
+    case JSON_NULL: return "nullValue";
+    case JSON_TRUE:
+    case JSON_FALSE: return "booleanValue";
+    case JSON_INTEGER: return "integerValue";
+    case JSON_REAL: return "doubleValue";
+    case JSON_OBJECT: return "mapValue";
+    case JSON_ARRAY: return "arrayValue";
+    case JSON_STRING:
+        switch (fsv_tag(value, NULL, NULL)) {
+        case 0: return "stringValue";
+        case 'T': return "timestampValue";
+        case 'B': return "bytesValue";
+        case 'R': return "referenceValue";
+        default: return NULL;
+        }
+    }
+    return NULL;
 }
 
 bool fsv_get_int(const json_t *value, int64_t *out)
 {
-    const json_t *s = json_object_get(value, "integerValue");
-    if (json_is_integer(s)) {
-        *out = json_integer_value(s);
-        return true;
-    }
-    if (!json_is_string(s))
+    if (!json_is_integer(value))
         return false;
-    char *end;
-    long long v = strtoll(json_string_value(s), &end, 10);
-    if (*end || end == json_string_value(s))
-        return false;
-    *out = v;
+    *out = (int64_t)json_integer_value(value);
     return true;
 }
 
 const char *fsv_get_string(const json_t *value)
 {
-    return json_string_value(json_object_get(value, "stringValue"));
+    return json_is_string(value) && !fsv_tag(value, NULL, NULL) ? json_string_value(value) : NULL;
 }
 
-json_t *fsv_to_json(const json_t *value)
+const char *fsv_get_timestamp(const json_t *value)
 {
-    const char *t = fsv_type(value);
-    if (!t)
-        return NULL;
-    const json_t *v = json_object_get(value, t);
-    if (!strcmp(t, "integerValue")) {
-        int64_t i;
-        return fsv_get_int(value, &i) ? json_integer(i) : NULL;
-    }
-    if (!strcmp(t, "mapValue")) {
-        json_t *out = json_object();
-        const char *k;
-        json_t *f;
-        json_object_foreach(json_object_get(v, "fields"), k, f) {
-            json_t *p = fsv_to_json(f);
-            json_object_set_new(out, k, p ? p : json_null());
-        }
-        return out;
-    }
-    if (!strcmp(t, "arrayValue")) {
-        json_t *out = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(v, "values"), i, e) {
-            json_t *p = fsv_to_json(e);
-            json_array_append_new(out, p ? p : json_null());
-        }
-        return out;
-    }
+    return fsv_tag(value, NULL, NULL) == 'T' ? json_string_value(value) : NULL; /* the text ends at the NUL */
+}
+
+bool fsv_is_null(const json_t *value) { return json_is_null(value); }
+bool fsv_is_true(const json_t *value) { return json_is_true(value); }
+json_t *fsv_map_fields(const json_t *value) { return json_is_object(value) ? (json_t *)value : NULL; }
+json_t *fsv_array_values(const json_t *value) { return json_is_array(value) ? (json_t *)value : NULL; }
+
+/* --- the wire form --------------------------------------------------------- */
+
+static json_t *fsv_verbatim(const json_t *wire)
+{
+    char *text = json_dumps(wire, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_t *v = text ? fsv_tagged(text, strlen(text), 'J') : NULL;
+    free(text);
+    return v ? v : json_null();
+}
+
+static json_t *fsv_from_wire(const json_t *wire, int depth)
+{
+    const char *t = json_object_size(wire) == 1 ? json_object_iter_key(json_object_iter((json_t *)wire)) : NULL;
+    const json_t *x = t ? json_object_get(wire, t) : NULL;
+    if (!t || depth > FSV_MAX_DEPTH * 4)
+        return fsv_verbatim(wire);
     if (!strcmp(t, "nullValue"))
         return json_null();
-    return json_deep_copy(v); /* boolean, double, string, timestamp, reference, bytes */
+    if (!strcmp(t, "booleanValue") && json_is_boolean(x))
+        return json_incref((json_t *)x);
+    if (!strcmp(t, "integerValue")) {
+        if (json_is_integer(x))
+            return json_incref((json_t *)x);
+        const char *s = json_string_value(x);
+        char *end;
+        errno = 0;
+        long long i = s ? strtoll(s, &end, 10) : 0;
+        if (s && *s && !*end && errno == 0)
+            return json_integer(i);
+    }
+    if (!strcmp(t, "doubleValue") && json_is_number(x))
+        return json_real(json_number_value(x));
+    if (json_is_string(x) && !memchr(json_string_value(x), 0, json_string_length(x))) {
+        const char *s = json_string_value(x);
+        size_t n = json_string_length(x);
+        if (!strcmp(t, "stringValue"))
+            return json_stringn_nocheck(s, n);
+        if (!strcmp(t, "timestampValue"))
+            return fsv_tagged(s, n, 'T');
+        if (!strcmp(t, "bytesValue"))
+            return fsv_tagged(s, n, 'B');
+        if (!strcmp(t, "referenceValue"))
+            return fsv_tagged(s, n, 'R');
+    }
+    if (!strcmp(t, "mapValue") && json_is_object(x)) {
+        const json_t *f = json_object_get(x, "fields");
+        if (!f || json_is_object(f)) {
+            json_t *out = json_object();
+            const char *k;
+            json_t *m;
+            json_object_foreach((json_t *)f, k, m)
+                json_object_set_new(out, k, fsv_from_wire(m, depth + 1));
+            return out;
+        }
+    }
+    if (!strcmp(t, "arrayValue") && json_is_object(x)) {
+        const json_t *vals = json_object_get(x, "values");
+        if (!vals || json_is_array(vals)) {
+            json_t *out = json_array();
+            size_t i;
+            json_t *m;
+            json_array_foreach(vals, i, m)
+                json_array_append_new(out, fsv_from_wire(m, depth + 1));
+            return out;
+        }
+    }
+    return fsv_verbatim(wire); /* geoPointValue, a type newer than this code, or malformed */
+}
+
+json_t *fsv_from_firestore(const json_t *wire) { return fsv_from_wire(wire, 0); }
+
+json_t *fsv_fields_from_firestore(const json_t *wire_fields)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)wire_fields, k, m)
+        json_object_set_new(out, k, fsv_from_wire(m, 1));
+    return out;
+}
+
+static void fsv_write_typed(jbuf *b, const char *type, const char *text, size_t len)
+{
+    jbuf_puts(b, "{\"");
+    jbuf_puts(b, type);
+    jbuf_puts(b, "\":");
+    jbuf_str(b, text, len);
+    jbuf_putc(b, '}');
+}
+
+void fsv_write_fields(jbuf *b, const json_t *fields)
+{
+    const char *k;
+    json_t *m;
+    bool first = true;
+    jbuf_putc(b, '{');
+    json_object_foreach((json_t *)fields, k, m) {
+        if (!first)
+            jbuf_putc(b, ',');
+        first = false;
+        jbuf_str(b, k, strlen(k));
+        jbuf_putc(b, ':');
+        fsv_write(b, m);
+    }
+    jbuf_putc(b, '}');
+}
+
+void fsv_write(jbuf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL: jbuf_puts(b, "{\"nullValue\":null}"); return;
+    case JSON_TRUE: jbuf_puts(b, "{\"booleanValue\":true}"); return;
+    case JSON_FALSE: jbuf_puts(b, "{\"booleanValue\":false}"); return;
+    case JSON_INTEGER:
+        jbuf_puts(b, "{\"integerValue\":\"");
+        jbuf_i64(b, (int64_t)json_integer_value(v));
+        jbuf_puts(b, "\"}");
+        return;
+    case JSON_REAL: {
+        char num[40];
+        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        jbuf_puts(b, "{\"doubleValue\":");
+        jbuf_put(b, num, (size_t)n);
+        jbuf_puts(b, strpbrk(num, ".eE") ? "}" : ".0}"); /* stays a double when read back */
+        return;
+    }
+    case JSON_OBJECT:
+        jbuf_puts(b, "{\"mapValue\":{\"fields\":");
+        fsv_write_fields(b, v);
+        jbuf_puts(b, "}}");
+        return;
+    case JSON_ARRAY:
+        jbuf_puts(b, "{\"arrayValue\":{\"values\":[");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                jbuf_putc(b, ',');
+            fsv_write(b, json_array_get(v, i));
+        }
+        jbuf_puts(b, "]}}");
+        return;
+    case JSON_STRING: {
+        const char *text;
+        size_t len;
+        switch (fsv_tag(v, &text, &len)) {
+        case 0: fsv_write_typed(b, "stringValue", json_string_value(v), json_string_length(v)); return;
+        case 'T': fsv_write_typed(b, "timestampValue", text, len); return;
+        case 'B': fsv_write_typed(b, "bytesValue", text, len); return;
+        case 'R': fsv_write_typed(b, "referenceValue", text, len); return;
+        default: jbuf_put(b, text, len); return; /* 'J': the wire text as it was read */
+        }
+    }
+    }
+}
+
+json_t *fsv_to_firestore(const json_t *value)
+{
+    jbuf b = { 0 };
+    fsv_write(&b, value);
+    json_t *v = json_loadb(b.data, b.len, 0, NULL);
+    jbuf_free(&b);
+    return v;
 }
 
 /* --- timestamps --------------------------------------------------------- */
@@ -304,11 +451,6 @@ int fsv_path_append(char *path, size_t len, const char *segment)
     return 0;
 }
 
-static json_t *fsv_map_fields(json_t *value)
-{
-    return json_object_get(json_object_get(value, "mapValue"), "fields");
-}
-
 json_t *fsv_get(json_t *fields, const char *path)
 {
     char buf[1024];
@@ -336,10 +478,9 @@ int fsv_set(json_t *fields, const char *path, json_t *value)
     json_t *cur = fields;
     for (int i = 0; i < n - 1; i++) {
         json_t *next = fsv_map_fields(json_object_get(cur, segs[i]));
-        if (!json_is_object(next)) {
-            json_t *m = fsv_map(NULL);
-            json_object_set_new(cur, segs[i], m);
-            next = fsv_map_fields(m);
+        if (!next) {
+            next = json_object();
+            json_object_set_new(cur, segs[i], next);
         }
         cur = next;
     }

@@ -286,7 +286,7 @@ static bool map_index_skipped(json_t *entry)
 {
     const char *doc = map_index_target(entry);
     return (!doc || !*doc) &&
-           json_is_true(json_object_get(json_object_get(json_object_get(entry, "fields"), "skipped"), "booleanValue"));
+           fsv_is_true(json_object_get(json_object_get(entry, "fields"), "skipped"));
 }
 
 /* Columns for the document are in the row: all of them, none, or some (an error). */
@@ -496,7 +496,7 @@ static json_t *map_entry(json_t *cache, const char *name)
 static bool map_position_of(json_t *holder, ev_position *pos)
 {
     int64_t lsn, commit;
-    json_t *fields = json_object_get(json_object_get(holder, "mapValue"), "fields");
+    json_t *fields = fsv_map_fields(holder);
     if (!fields || !fsv_get_int(json_object_get(fields, "lsn"), &lsn) ||
         !fsv_get_int(json_object_get(fields, "commit_lsn"), &commit))
         return false;
@@ -628,8 +628,7 @@ static void map_rebuild_array(const map_config *mc, const map_table *t, json_t *
         char path[300] = "metadata.sync";
         fsv_path_append(path, sizeof path, o->table);
         fsv_path_append(path, sizeof path, "rows");
-        json_t *rows = json_object_get(json_object_get(fsv_get(json_object_get(entry, "fields"), path), "mapValue"),
-                                       "fields");
+        json_t *rows = fsv_map_fields(fsv_get(json_object_get(entry, "fields"), path));
         size_t n = json_object_size(rows), k = 0;
         const char **keys = calloc(n ? n : 1, sizeof *keys);
         const char *key;
@@ -638,7 +637,7 @@ static void map_rebuild_array(const map_config *mc, const map_table *t, json_t *
             keys[k++] = key;
         qsort(keys, n, sizeof *keys, map_key_cmp);
         for (k = 0; k < n; k++) {
-            json_t *rf = json_object_get(json_object_get(json_object_get(rows, keys[k]), "mapValue"), "fields");
+            json_t *rf = fsv_map_fields(json_object_get(rows, keys[k]));
             json_t *el = json_object_get(rf, "v");
             if (el)
                 json_array_append(values, el);
@@ -715,8 +714,8 @@ static map_status map_merge_delete(const map_config *mc, const map_table *t, con
 static bool map_rule_holds(const map_rule *r, json_t *fields)
 {
     json_t *v = fsv_get(fields, r->field);
-    bool is_null = !v || json_object_get(v, "nullValue");
-    bool is_true = v && json_is_true(json_object_get(v, "booleanValue"));
+    bool is_null = !v || fsv_is_null(v);
+    bool is_true = fsv_is_true(v);
     switch (r->test) {
     case 0: return !is_null;
     case 1: return is_true;

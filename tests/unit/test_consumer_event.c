@@ -165,9 +165,12 @@ static void positions_compare_commit_then_lsn(void **state)
     ev_free(&ev);
 }
 
+/* got (a compact value, consumed) in the wire form equals want. */
 static void assert_json(json_t *got, const char *want)
 {
-    char *s = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+    json_t *wire = fsv_to_firestore(got);
+    char *s = json_dumps(wire, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(wire);
     assert_string_equal(s, want);
     free(s);
     json_decref(got);
@@ -179,6 +182,9 @@ static void value_encoding(void **state)
     assert_json(fsv_integer(9007199254740993LL), "{\"integerValue\":\"9007199254740993\"}");
     assert_json(fsv_null(), "{\"nullValue\":null}");
     assert_json(fsv_double(1.5), "{\"doubleValue\":1.5}");
+    assert_json(fsv_double(2), "{\"doubleValue\":2.0}");
+    assert_json(fsv_timestamp("2026-01-02T03:04:05Z"), "{\"timestampValue\":\"2026-01-02T03:04:05Z\"}");
+    assert_json(fsv_string("2026-01-02T03:04:05Z"), "{\"stringValue\":\"2026-01-02T03:04:05Z\"}");
     json_t *plain = json_loads("{\"a\":[1,\"x\",true,null],\"b\":{\"c\":2.5}}", 0, NULL);
     json_t *v = fsv_from_json(plain);
     assert_json(json_incref(v),
@@ -247,9 +253,9 @@ static void field_paths(void **state)
     assert_true(fsv_get_int(fsv_get(fields, path), &i));
     assert_int_equal(i, 1);
     const char *mask[] = { "profile.address.street" };
-    assert_json(fsv_subset(fields, mask, 1),
-                "{\"profile\":{\"mapValue\":{\"fields\":{\"address\":{\"mapValue\":{\"fields\":"
-                "{\"street\":{\"stringValue\":\"Túngata\"}}}}}}}}");
+    assert_json(fsv_map(fsv_subset(fields, mask, 1)),
+                "{\"mapValue\":{\"fields\":{\"profile\":{\"mapValue\":{\"fields\":{\"address\":{\"mapValue\":"
+                "{\"fields\":{\"street\":{\"stringValue\":\"Túngata\"}}}}}}}}}}");
     fsv_remove(fields, "profile.address.street");
     assert_null(fsv_get(fields, "profile.address.street"));
     json_decref(fields);

@@ -153,9 +153,9 @@ static void comrade_create_builds_the_portal_document(void **state)
     assert_int_equal(i, 1);
     assert_true(fsv_get_int(field(w, MEMBER, "metadata.django_id"), &i));
     assert_int_equal(i, 42);
-    assert_string_equal(json_string_value(json_object_get(field(w, MEMBER, "membership.date_joined"), "timestampValue")),
+    assert_string_equal(fsv_get_timestamp(field(w, MEMBER, "membership.date_joined")),
                         "2020-05-17T10:11:12.345678Z");
-    assert_true(json_is_false(json_object_get(field(w, MEMBER, "profile.groupable"), "booleanValue")));
+    assert_true(json_is_false(field(w, MEMBER, "profile.groupable")));
     assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
     assert_true(fsv_get_int(field(w, MEMBER, "metadata.sync.membership_comrade.lsn"), &i));
     assert_int_equal(i, 24023928);
@@ -173,7 +173,7 @@ static void replay_and_older_events_are_stale(void **state)
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_STALE);
     assert_int_equal(run_event(w, "comrade_update.json", "{\"id\":42}"), MAP_STALE);
     assert_string_equal(str(w, MEMBER, "profile.name"), "Jón Jónsson yngri");
-    assert_non_null(json_object_get(field(w, MEMBER, "profile.birthday"), "nullValue"));
+    assert_true(fsv_is_null(field(w, MEMBER, "profile.birthday")));
     /* hyphenated kennitala: the same document, never a second one */
     assert_int_equal(json_object_size(w->store), 2);
 }
@@ -217,7 +217,7 @@ static void toasted_value_leaves_field_alone(void **state)
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
     assert_int_equal(run_event(w, "comrade_toast.json", "{\"id\":42}"), MAP_OK);
     assert_string_equal(str(w, MEMBER, "profile.name"), "Jón Jónsson");
-    assert_true(json_is_true(json_object_get(field(w, MEMBER, "profile.reachable"), "booleanValue")));
+    assert_true(fsv_is_true(field(w, MEMBER, "profile.reachable")));
 }
 
 static void soft_delete_and_row_delete(void **state)
@@ -226,13 +226,13 @@ static void soft_delete_and_row_delete(void **state)
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
     assert_int_equal(run_event(w, "comrade_softdelete.json", "{\"id\":42}"), MAP_OK);
     assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
-    assert_string_equal(json_string_value(json_object_get(field(w, MEMBER, "metadata.deleted_at"), "timestampValue")),
+    assert_string_equal(fsv_get_timestamp(field(w, MEMBER, "metadata.deleted_at")),
                         "2026-11-25T03:30:14.5Z");
     /* the row itself deleted: its before holds only the key; found through the index */
     assert_int_equal(run_event(w, "comrade_delete.json", "{\"id\":42}"), MAP_OK);
     assert_non_null(json_object_get(w->store, MEMBER));
     assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
-    assert_non_null(json_object_get(field(w, MEMBER, "metadata.deleted_at"), "timestampValue"));
+    assert_non_null(fsv_get_timestamp(field(w, MEMBER, "metadata.deleted_at")));
 }
 
 static void placeholders_and_truncates_are_skipped(void **state)
@@ -244,7 +244,7 @@ static void placeholders_and_truncates_are_skipped(void **state)
     assert_int_equal(json_object_size(w->store), 1);
     json_t *idx = json_object_get(w->store, "sync_keys/membership_comrade:43");
     assert_non_null(idx);
-    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(idx, "fields"), "skipped"), "booleanValue")));
+    assert_true(fsv_is_true(json_object_get(json_object_get(idx, "fields"), "skipped")));
     /* ...so that its rows in other tables are left out too instead of waiting forever */
     const char *child = "{\"op\":\"c\",\"after\":{\"comrade_id\":43,\"email\":\"x@example.is\",\"phone\":\"\"},"
                         "\"source\":{\"table\":\"membership_contactinfo\",\"schema\":\"public\",\"lsn\":99}}";
@@ -263,13 +263,13 @@ static void junction_rows_gather_into_an_array(void **state)
     assert_string_equal(str(w, "sync_ref_membership_union/3", "abbreviation"), "VR");
     assert_int_equal(run_event(w, "union_create2.json", "{\"id\":12}"), MAP_OK);
     assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_OK);
-    json_t *arr = json_object_get(json_object_get(field(w, MEMBER, "membership.unions"), "arrayValue"), "values");
+    json_t *arr = fsv_array_values(field(w, MEMBER, "membership.unions"));
     assert_int_equal(json_array_size(arr), 2);
     assert_string_equal(fsv_get_string(json_array_get(arr, 0)), "Verkalýðsfélag Reykjavíkur"); /* row 7 */
     assert_string_equal(fsv_get_string(json_array_get(arr, 1)), "Efling");                     /* row 12 */
     /* delete: before holds only the key, the row's index entry finds the member */
     assert_int_equal(run_event(w, "union_delete.json", "{\"id\":7}"), MAP_OK);
-    arr = json_object_get(json_object_get(field(w, MEMBER, "membership.unions"), "arrayValue"), "values");
+    arr = fsv_array_values(field(w, MEMBER, "membership.unions"));
     assert_int_equal(json_array_size(arr), 1);
     /* the older insert of row 7 replayed: stale, the name does not come back */
     assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_STALE);
@@ -338,7 +338,7 @@ static void conversions(void **state)
     map_field num = { .column = "amount", .path = "x", .conv = MAP_CONV_DOUBLE };
     json_t *raw = json_string("1234.50");
     v = map_convert(&num, raw, err, sizeof err);
-    assert_true(json_real_value(json_object_get(v, "doubleValue")) == 1234.5);
+    assert_true(json_is_real(v) && json_real_value(v) == 1234.5);
     json_decref(v);
     num.conv = MAP_CONV_STRING;
     v = map_convert(&num, raw, err, sizeof err);
@@ -348,8 +348,7 @@ static void conversions(void **state)
     map_field js = { .column = "prefs", .path = "x", .conv = MAP_CONV_JSON };
     raw = json_string("{\"sms\":true}");
     v = map_convert(&js, raw, err, sizeof err);
-    assert_true(json_is_true(json_object_get(fsv_get(json_object_get(json_object_get(v, "mapValue"), "fields"), "sms"),
-                                             "booleanValue")));
+    assert_true(fsv_is_true(fsv_get(fsv_map_fields(v), "sms")));
     json_decref(v);
     json_decref(raw);
     raw = json_string("{broken");
