@@ -12,6 +12,8 @@
 #include "services/consumer/fs_value.h"
 
 #define MAP_UNAVAILABLE "__debezium_unavailable_value"
+#define MAP_DOC_MAX 1600   /* a document name: collection, "/", an id of up to 1,500 bytes */
+#define MAP_ROWKEY_MAX 256 /* a row key's values joined with "," */
 
 const char *map_status_class(map_status st)
 {
@@ -231,6 +233,40 @@ static bool map_skip_matches(const map_config *mc, const map_skip *k, const json
 }
 
 /* A valid Firestore document id from a value's text. */
+/* --- routes -------------------------------------------------------------- */
+
+/* Sets one of a route's strings, growing its memory only when it is too small. */
+static void map_route_set(char **s, size_t *cap, const char *value)
+{
+    size_t n = strlen(value) + 1;
+    if (n > *cap) {
+        size_t want = n < 64 ? 64 : n;
+        char *grown = realloc(*s, want);
+        if (!grown)
+            abort(); /* as jbuf does: nothing sensible goes on without memory */
+        *s = grown;
+        *cap = want;
+    }
+    memcpy(*s, value, n);
+}
+
+void map_route_reset(map_route *r)
+{
+    r->t = NULL;
+    r->skipped_row = false;
+    map_route_set(&r->doc, &r->doc_cap, "");
+    map_route_set(&r->rowkey, &r->rowkey_cap, "");
+    map_route_set(&r->own_index, &r->own_index_cap, "");
+}
+
+void map_route_free(map_route *r)
+{
+    free(r->doc);
+    free(r->rowkey);
+    free(r->own_index);
+    memset(r, 0, sizeof *r);
+}
+
 static int map_doc_id(const map_table *t, const json_t *v, char *out, size_t len, char *err, size_t errlen)
 {
     char text[1024];
@@ -326,7 +362,7 @@ static map_status map_parent_doc(const map_config *mc, const map_table *t, const
         snprintf(err, errlen, "table %s: parent %s row %s not synced yet", t->table, t->parent, vals);
         return MAP_WAIT;
     }
-    snprintf(r->doc, sizeof r->doc, "%s", map_index_target(e));
+    map_route_set(&r->doc, &r->doc_cap, map_index_target(e));
     return MAP_OK;
 }
 
@@ -351,7 +387,7 @@ static map_status map_own_index_doc(const map_table *t, const ev_event *ev, json
         snprintf(err, errlen, "table %s: row not indexed yet", t->table);
         return MAP_WAIT;
     }
-    snprintf(r->doc, sizeof r->doc, "%s", map_index_target(e));
+    map_route_set(&r->doc, &r->doc_cap, map_index_target(e));
     return MAP_OK;
 }
 
@@ -359,17 +395,24 @@ static map_status map_find_doc(const map_config *mc, const map_table *t, const e
                                map_route *r, json_t *needs, char *err, size_t errlen)
 {
     const json_t *row = ev_row(ev);
+    char doc[MAP_DOC_MAX];
     switch (t->id_kind) {
     case MAP_ID_KEY: {
         json_t *k = json_string(r->rowkey);
-        int rc = map_doc_id(t, k, r->doc, sizeof r->doc, err, errlen);
+        int rc = map_doc_id(t, k, doc, sizeof doc, err, errlen);
         json_decref(k);
-        return rc == 0 ? MAP_OK : MAP_ERR_APPLY;
+        if (rc != 0)
+            return MAP_ERR_APPLY;
+        map_route_set(&r->doc, &r->doc_cap, doc);
+        return MAP_OK;
     }
     case MAP_ID_COLUMN:
-        if (map_row_has(row, t->id_columns, 1))
-            return map_doc_id(t, json_object_get(row, t->id_columns[0]), r->doc, sizeof r->doc, err, errlen) == 0
-                       ? MAP_OK : MAP_ERR_APPLY;
+        if (map_row_has(row, t->id_columns, 1)) {
+            if (map_doc_id(t, json_object_get(row, t->id_columns[0]), doc, sizeof doc, err, errlen) != 0)
+                return MAP_ERR_APPLY;
+            map_route_set(&r->doc, &r->doc_cap, doc);
+            return MAP_OK;
+        }
         return map_own_index_doc(t, ev, cache, r, needs, err, errlen);
     case MAP_ID_PARENT:
         if (map_row_has(row, t->id_columns, t->nid_columns))
@@ -415,7 +458,7 @@ static int map_lookup(const map_config *mc, const map_field *f, const json_t *ra
 map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *key, json_t *cache,
                        map_route *r, json_t *needs, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof *r);
+    map_route_reset(r);
     const map_table *t = r->t = map_find(mc, ev->table);
     if (!t) {
         snprintf(err, errlen, "table %s is not in the mapping", ev->table);
@@ -423,11 +466,14 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     }
     if (ev->op == 't')
         return MAP_SKIP;
-    if (map_rowkey(key, r->rowkey, sizeof r->rowkey) != 0) {
+    char rowkey[MAP_ROWKEY_MAX], own_index[MAP_DOC_MAX];
+    if (map_rowkey(key, rowkey, sizeof rowkey) != 0) {
         snprintf(err, errlen, "table %s: record key is not a JSON object of key columns", t->table);
         return MAP_ERR_APPLY;
     }
-    snprintf(r->own_index, sizeof r->own_index, "%s/%s:%s", mc->index_collection, t->table, r->rowkey);
+    map_route_set(&r->rowkey, &r->rowkey_cap, rowkey);
+    snprintf(own_index, sizeof own_index, "%s/%s:%s", mc->index_collection, t->table, rowkey);
+    map_route_set(&r->own_index, &r->own_index_cap, own_index);
     const json_t *row = ev_row(ev);
     for (size_t i = 0; i < t->nskips; i++)
         if (map_skip_matches(mc, &t->skips[i], row)) {

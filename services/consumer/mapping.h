@@ -148,12 +148,18 @@ const char *map_status_class(map_status st);
 
 typedef struct map_route {
     const map_table *t;
-    char doc[1600];   /* "members/0101302989" */
-    char rowkey[256]; /* the row's key values joined with ',' */
-    char own_index[512]; /* "sync_keys/membership_comrade:42" when t->index */
+    char *doc;        /* "members/0101302989"; "" until found */
+    char *rowkey;     /* the row's key values joined with ',' */
+    char *own_index;  /* "sync_keys/membership_comrade:42" (whether or not t->index) */
+    size_t doc_cap, rowkey_cap, own_index_cap; /* the strings are kept for the next event */
     bool skipped_row;    /* a skip rule matched a row whose children find it through its
                           * index entry: the entry says "skipped", so they are skipped too */
 } map_route;
+
+/* A route starts zeroed ({0}). map_route_reset empties it (t NULL, the strings ""),
+ * keeping its strings' memory; map_prepare does so first. map_route_free releases them. */
+void map_route_reset(map_route *r);
+void map_route_free(map_route *r);
 
 /* Finds the event's document. key: the Kafka record key (JSON object of the primary
  * key columns; may be NULL when the row holds them). Appends names it needs but the

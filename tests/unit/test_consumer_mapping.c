@@ -94,7 +94,7 @@ static map_status run_event_json(world *w, const char *text, const char *key)
     ev_event ev;
     assert_int_equal(ev_parse(text, strlen(text), &ev, err, sizeof err), EV_OK);
     json_t *k = json_loads(key, 0, NULL), *cache = json_object();
-    map_route r;
+    map_route r = { 0 };
     map_status st;
     for (int round = 0; round < 8; round++) {
         json_t *needs = json_array();
@@ -114,6 +114,7 @@ static map_status run_event_json(world *w, const char *text, const char *key)
         if (st == MAP_OK)
             commit_cache(w, cache);
     }
+    map_route_free(&r);
     json_decref(cache);
     json_decref(k);
     ev_free(&ev);
@@ -294,7 +295,7 @@ static void unknown_table_and_bad_key(void **state)
     char err[256];
     assert_int_equal(ev_parse(ev_json, strlen(ev_json), &ev, err, sizeof err), EV_OK);
     json_t *cache = json_object(), *needs = json_array(), *key = json_loads("{\"id\":1}", 0, NULL);
-    map_route r;
+    map_route r = { 0 };
     assert_int_equal(map_prepare(w->mc, &ev, key, cache, &r, needs, err, sizeof err), MAP_ERR_TABLE);
     assert_string_equal(map_status_class(MAP_ERR_TABLE), "mapping.unknown_table");
     ev_free(&ev);
@@ -304,6 +305,7 @@ static void unknown_table_and_bad_key(void **state)
     assert_non_null(strstr(err, "kennitala"));
     assert_null(strstr(err, "12")); /* no member data in the reason */
     assert_int_equal(map_prepare(w->mc, &ev, NULL, cache, &r, needs, err, sizeof err), MAP_ERR_APPLY);
+    map_route_free(&r);
     ev_free(&ev);
     json_decref(cache);
     json_decref(needs);
