@@ -32,6 +32,8 @@ typedef struct apply_item {
     map_status st;
     map_route route;
     int outcome;
+    char op;              /* the event's, kept when its tree goes after merging */
+    int64_t source_ts_ms;
 } apply_item;
 
 typedef struct apply_ctx {
@@ -61,12 +63,23 @@ static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, con
     }
 }
 
+/* Drops a record's parsed tree; it is parsed again from its bytes if it is taken again
+ * (a retry), but not decoded ahead. */
+static void apply_drop_tree(cev *e)
+{
+    ev_free(&e->ev);
+    json_decref(e->key);
+    e->key = NULL;
+    e->dropped = true;
+}
+
 static void apply_parse(cev *e)
 {
-    if (e->parsed || !e->rec.payload)
+    if ((e->parsed && !e->dropped) || !e->rec.payload)
         return;
     char err[256];
     e->parsed = true;
+    e->dropped = false;
     e->perr = ev_parse(e->rec.payload, e->rec.len, &e->ev, err, sizeof err);
     if (e->perr != EV_OK)
         snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
@@ -344,6 +357,11 @@ static void apply_merge(apply_ctx *a)
         case MAP_SKIP: x->outcome = OUT_SKIP; break;
         default: apply_fail(a, i, OUT_DLQ, map_status_class(st), err, 0); break;
         }
+        /* folded into the cache (or dead-lettered from its bytes): its tree is not needed
+         * while the writes are in flight, when the next batch is decoded ahead */
+        x->op = e->ev.op;
+        x->source_ts_ms = e->ev.source_ts_ms;
+        apply_drop_tree(e);
     }
 }
 
@@ -470,9 +488,9 @@ static void apply_settle(apply_ctx *a)
             e->state = CEV_DONE;
             e->index_pending = false;
             finished++;
-            cm_applied(x->route.t->collection, e->ev.op, 1);
-            if (e->ev.source_ts_ms > 0)
-                cm_latency((double)(now - e->ev.source_ts_ms) / 1000.0);
+            cm_applied(x->route.t->collection, x->op, 1);
+            if (x->source_ts_ms > 0)
+                cm_latency((double)(now - x->source_ts_ms) / 1000.0);
             break;
         case OUT_STALE: e->state = CEV_DONE; finished++; cm_stale(1); break;
         case OUT_SKIP: e->state = CEV_DONE; finished++; cm_skipped(1); break;
@@ -579,11 +597,8 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
     if (progress)
         c->last_progress_ms = clock_mono_ms();
     for (size_t i = 0; i < n; i++)
-        if (batch[i]->state == CEV_DONE) { /* finished: its tree goes now, not when its offset is stored */
-            ev_free(&batch[i]->ev);
-            json_decref(batch[i]->key);
-            batch[i]->key = NULL;
-        }
+        if (batch[i]->state == CEV_DONE) /* finished: its tree goes now, not when its offset is stored */
+            apply_drop_tree(batch[i]);
     cm_batch(n, writes);
     json_decref(a.cache);
     json_decref(a.contrib);

@@ -65,6 +65,7 @@ typedef struct cev {
     ev_event ev;
     ev_error perr;           /* parse outcome (EV_OK when parsed) */
     bool parsed;
+    bool dropped;            /* parsed, then its tree dropped after merging (apply.c) */
     json_t *key;
     cev_state state;
     bool isolate;            /* apply alone (a coalesced write was refused) */
