@@ -130,9 +130,8 @@ static int cons_kafka(cons *c, cfg_file *cf)
     /* defaults of ours where the file and the environment left librdkafka's */
     if (!getenv("KAFKA_AUTO_OFFSET_RESET")) /* a topic property: not readable from conf */
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    /* bounded memory: librdkafka keeps what it fetched ahead until the loop takes it, and
-     * a fetch response's buffer until its last record is taken; small per-partition
-     * fetches (64 kB: 0.5 MB for 8 partitions) keep that small at the same rate */
+    /* bounded memory: librdkafka keeps what it fetched ahead until the loop takes it (see
+     * docs/consumer.md for why the fetch size stays at 256 kB) */
     kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "4096");
     char mmb[32] = "1000000", fmb[32];
     size_t mlen = sizeof mmb;
@@ -140,7 +139,7 @@ static int cons_kafka(cons *c, cfg_file *cf)
     long long fetch = atoll(mmb) > 1048576 ? atoll(mmb) : 1048576; /* librdkafka wants >= message.max.bytes */
     snprintf(fmb, sizeof fmb, "%lld", fetch);
     kafka_conf_default(conf, cf, "fetch.max.bytes", "52428800", fmb);
-    kafka_conf_default(conf, cf, "fetch.message.max.bytes", "1048576", "65536");
+    kafka_conf_default(conf, cf, "fetch.message.max.bytes", "1048576", "262144");
     rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
     char err[512];
