@@ -87,6 +87,7 @@ typedef struct partq {
     int64_t blocked_until_ms; /* backing off after a failure */
     backoff bo;
     int64_t stored_offset;   /* last offset handed to offsets_store */
+    int64_t next_offset;     /* after the last record taken from librdkafka; -1: none yet */
     bool held;               /* per batch: an event failed, later ones wait */
     int64_t retry_after_ms;  /* per batch: the longest Retry-After seen */
     struct partq *next;

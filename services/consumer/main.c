@@ -130,16 +130,17 @@ static int cons_kafka(cons *c, cfg_file *cf)
     /* defaults of ours where the file and the environment left librdkafka's */
     if (!getenv("KAFKA_AUTO_OFFSET_RESET")) /* a topic property: not readable from conf */
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    /* bounded memory: librdkafka keeps what it fetched ahead until the loop takes it (see
-     * docs/consumer.md for why the fetch size stays at 256 kB) */
-    kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "4096");
+    /* bounded memory: librdkafka keeps what it fetched ahead until the loop takes it, and a
+     * fetch response whole until its last record is taken; small fetches and a small
+     * queue keep that small, cons_wake_fetchers keeps them fast (docs/consumer.md) */
+    kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "2048");
     char mmb[32] = "1000000", fmb[32];
     size_t mlen = sizeof mmb;
     rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen);
     long long fetch = atoll(mmb) > 1048576 ? atoll(mmb) : 1048576; /* librdkafka wants >= message.max.bytes */
     snprintf(fmb, sizeof fmb, "%lld", fetch);
     kafka_conf_default(conf, cf, "fetch.max.bytes", "52428800", fmb);
-    kafka_conf_default(conf, cf, "fetch.message.max.bytes", "1048576", "262144");
+    kafka_conf_default(conf, cf, "fetch.message.max.bytes", "1048576", "65536");
     rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
     char err[512];
@@ -226,20 +227,52 @@ static size_t cons_eligible(cons *c, int64_t now)
     return n;
 }
 
+/* librdkafka 2.0 does not fetch again for up to a second once its queue has passed
+ * queued.max.messages.kbytes: the broker thread sleeps until a request, a response or
+ * that second wakes it. When the loop has taken all librdkafka holds while partitions
+ * have more on the broker (the high watermark the last fetch brought is past what was
+ * taken), a ListOffsets request to their leaders wakes those threads, and they fetch at
+ * once. The loop has nothing to do meanwhile, so the round trip costs nothing; a
+ * consumer at the end of its partitions sends none. */
+#define CONS_WAKE_TIMEOUT_MS 200
+
+static void cons_wake_fetchers(cons *c)
+{
+    int64_t now = clock_mono_ms();
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (partq *q = c->parts; q; q = q->next) {
+        int64_t lo, hi;
+        if (q->kafka_paused || q->blocked_until_ms > now || q->next_offset < 0 ||
+            rd_kafka_get_watermark_offsets(c->rk, q->topic, q->partition, &lo, &hi) != 0 || hi <= q->next_offset)
+            continue;
+        if (!l)
+            l = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = -1; /* the latest */
+    }
+    if (!l)
+        return;
+    rd_kafka_offsets_for_times(c->rk, l, CONS_WAKE_TIMEOUT_MS); /* one request per leader */
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Polls until a batch's worth is waiting or batch_max_ms passed. */
 static void cons_poll(cons *c)
 {
     int64_t now = clock_mono_ms(), deadline = now + c->set.batch_max_ms;
     size_t want = (size_t)c->set.batch_max_events, have = cons_eligible(c, now);
+    bool woke = false;
     while (!cons_stop && have < want && c->buffered < (size_t)c->set.max_buffered) {
         int64_t left = deadline - clock_mono_ms();
         int timeout = left > 0 ? (int)left : 0;
         if (have == 0 && timeout < 100)
             timeout = 100; /* nothing to do: wait for records without spinning */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, have == 0 && !woke ? 0 : timeout);
         if (m) {
             cons_take(c, m);
             have++;
+        } else if (have == 0 && !woke) {
+            cons_wake_fetchers(c); /* librdkafka's queue is empty: fetch now if there is more */
+            woke = true;
         } else if (left <= 0 || have == 0) {
             break;
         }

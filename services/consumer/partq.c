@@ -28,6 +28,7 @@ partq *partq_add(cons *c, const char *topic, int32_t partition)
     q->cap = 256;
     q->items = calloc(q->cap, sizeof *q->items);
     q->stored_offset = -1;
+    q->next_offset = -1;
     backoff_init(&q->bo, c->set.retry_base_ms, c->set.retry_max_ms);
     q->next = c->parts;
     c->parts = q;
@@ -117,6 +118,7 @@ void partq_push(cons *c, partq *q, rd_kafka_message_t *msg)
     if (rd_kafka_message_headers(msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
         e->rec.headers = rd_kafka_headers_copy(h);
     e->offset = msg->offset;
+    q->next_offset = msg->offset + 1;
     rd_kafka_message_destroy(msg);
     q->items[(q->head + q->count) % q->cap] = e;
     q->count++;
