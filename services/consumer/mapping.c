@@ -232,7 +232,6 @@ static bool map_skip_matches(const map_config *mc, const map_skip *k, const json
     return strcmp(t, want) != 0;
 }
 
-/* A valid Firestore document id from a value's text. */
 /* --- routes -------------------------------------------------------------- */
 
 /* Sets one of a route's strings, growing its memory only when it is too small. */
@@ -267,6 +266,7 @@ void map_route_free(map_route *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A valid Firestore document id from a value's text. */
 static int map_doc_id(const map_table *t, const json_t *v, char *out, size_t len, char *err, size_t errlen)
 {
     char text[1024];

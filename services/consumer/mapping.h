@@ -12,7 +12,8 @@
  *
  * The document cache is a JSON object: name ("members/0101302989") -> either JSON null
  * (read: does not exist) or {"fields":{...},"updateTime":"..."} as Firestore returns
- * it. map_merge adds bookkeeping members to dirty entries:
+ * it, the fields as compact values (fs_value.h). map_merge adds bookkeeping members to
+ * dirty entries:
  *   "_mask":   {path: true, ...}  the updateMask of the write
  *   "_delete": true               delete the document instead
  *   "_blind":  true               write without a precondition (key index entries)
@@ -182,8 +183,8 @@ json_t *map_read_mask(const map_config *mc);
  * applied event; for a retry whose index write failed after its document was written. */
 void map_touch_index(const map_config *mc, const map_route *route, json_t *cache);
 
-/* The value of one field of a row after value map and conversion (Firestore Value JSON,
- * new reference), or NULL with a reason. Exposed for tests. */
+/* The value of one field of a row after value map and conversion (a compact value,
+ * fs_value.h; new reference), or NULL with a reason. Exposed for tests. */
 json_t *map_convert(const map_field *f, const json_t *raw, char *err, size_t errlen);
 /* Normalisers, exposed for tests: 0 on success. */
 int map_kennitala(const char *in, bool hyphen, char *out, size_t len);
