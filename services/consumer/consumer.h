@@ -88,6 +88,7 @@ typedef struct partq {
     backoff bo;
     int64_t stored_offset;   /* last offset handed to offsets_store */
     int64_t next_offset;     /* after the last record taken from librdkafka; -1: none yet */
+    int64_t woken_at;        /* next_offset when its fetcher was last woken (main.c) */
     bool held;               /* per batch: an event failed, later ones wait */
     int64_t retry_after_ms;  /* per batch: the longest Retry-After seen */
     struct partq *next;

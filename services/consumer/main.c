@@ -233,7 +233,8 @@ static size_t cons_eligible(cons *c, int64_t now)
  * have more on the broker (the high watermark the last fetch brought is past what was
  * taken), a ListOffsets request to their leaders wakes those threads, and they fetch at
  * once. The loop has nothing to do meanwhile, so the round trip costs nothing; a
- * consumer at the end of its partitions sends none. */
+ * consumer at the end of its partitions sends none, and a partition is woken once per
+ * position (a transaction's commit marker ends a log past its last record for good). */
 #define CONS_WAKE_TIMEOUT_MS 200
 
 static void cons_wake_fetchers(cons *c)
@@ -242,9 +243,10 @@ static void cons_wake_fetchers(cons *c)
     rd_kafka_topic_partition_list_t *l = NULL;
     for (partq *q = c->parts; q; q = q->next) {
         int64_t lo, hi;
-        if (q->kafka_paused || q->blocked_until_ms > now || q->next_offset < 0 ||
+        if (q->kafka_paused || q->blocked_until_ms > now || q->next_offset < 0 || q->woken_at == q->next_offset ||
             rd_kafka_get_watermark_offsets(c->rk, q->topic, q->partition, &lo, &hi) != 0 || hi <= q->next_offset)
             continue;
+        q->woken_at = q->next_offset;
         if (!l)
             l = rd_kafka_topic_partition_list_new(8);
         rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = -1; /* the latest */

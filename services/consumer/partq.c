@@ -29,6 +29,7 @@ partq *partq_add(cons *c, const char *topic, int32_t partition)
     q->items = calloc(q->cap, sizeof *q->items);
     q->stored_offset = -1;
     q->next_offset = -1;
+    q->woken_at = -1;
     backoff_init(&q->bo, c->set.retry_base_ms, c->set.retry_max_ms);
     q->next = c->parts;
     c->parts = q;
