@@ -2,15 +2,50 @@
 #include "common/cli.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
 volatile sig_atomic_t cli_stop;
+static struct timespec cli_stop_at; /* CLOCK_MONOTONIC at the first stop signal */
 
 static void cli_on_signal(int sig)
 {
     (void)sig;
+    if (!cli_stop)
+        clock_gettime(CLOCK_MONOTONIC, &cli_stop_at); /* async-signal-safe */
     cli_stop = 1;
+}
+
+typedef struct cli_watchdog {
+    struct timespec deadline;
+    int budget_s;
+    const char *what;
+} cli_watchdog;
+
+static void *cli_watch(void *arg)
+{
+    cli_watchdog *w = arg;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &w->deadline, NULL) != 0)
+        ; /* interrupted: sleep on */
+    log_warn("stopping took over %d s: exiting without %s", w->budget_s, w->what);
+    _exit(0);
+}
+
+void cli_stop_within(int budget_s, const char *what)
+{
+    static cli_watchdog w;
+    clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+    if (cli_stop && cli_stop_at.tv_sec)
+        w.deadline = cli_stop_at;
+    w.deadline.tv_sec += budget_s;
+    w.budget_s = budget_s;
+    w.what = what;
+    pthread_t t;
+    if (pthread_create(&t, NULL, cli_watch, &w) == 0)
+        pthread_detach(t);
 }
 
 void cli_catch_stop_signals(void)

@@ -9,6 +9,11 @@
 extern volatile sig_atomic_t cli_stop;
 /* SIGTERM and SIGINT set cli_stop (a clean stop); SIGPIPE is ignored. */
 void cli_catch_stop_signals(void);
+/* Bounds a clean stop: if the process is still running budget_s seconds after the stop
+ * signal (say, Kafka went away and a final commit waits for it), logs why as a warning
+ * (what: what was not finished) and exits with status 0, as an orchestrator expects of a
+ * stop it asked for. Call it when the stop begins. */
+void cli_stop_within(int budget_s, const char *what);
 
 /* Parses -c/--config FILE and -h/--help, then starts the service's logs (log.h).
  * Returns -1 to go on (with *path set or NULL), or the exit status: 0 after printing

@@ -374,10 +374,16 @@ static int cons_run(cons *c)
     return 0;
 }
 
+/* Seconds from the stop signal to the exit, at most: Kubernetes' grace period is 30 s. */
+#define CONS_STOP_BUDGET_S 25
+
 static void cons_shutdown(cons *c)
 {
     int64_t t0 = clock_mono_ms();
     log_info("stopping: committing applied offsets and leaving the group");
+    cli_stop_within(CONS_STOP_BUDGET_S, "its final commit and leaving the group (Kafka did not answer in time); "
+                                        "the next owner of its partitions reads from the last committed offsets "
+                                        "and skips what was applied");
     for (partq *q = c->parts; q; q = q->next)
         partq_advance(c, q);
     cons_commit(c, "shutdown");
