@@ -1,6 +1,7 @@
 /* cli.c - the services' shared command line (see cli.h). */
 #include "common/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <time.h>
@@ -28,8 +29,8 @@ typedef struct cli_watchdog {
 static void *cli_watch(void *arg)
 {
     cli_watchdog *w = arg;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &w->deadline, NULL) != 0)
-        ; /* interrupted: sleep on */
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &w->deadline, NULL) == EINTR)
+        ; /* interrupted by a signal: sleep on */
     log_warn("stopping took over %d s: exiting without %s", w->budget_s, w->what);
     _exit(0);
 }
