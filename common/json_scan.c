@@ -192,11 +192,10 @@ static unsigned js_hex_at(const unsigned char *k)
     return v;
 }
 
-/* Decodes the text of a checked string (between its quotes) into out: its length, or -1
- * when it needs more than cap bytes. */
-static long js_decode(const unsigned char *k, size_t len, unsigned char *out, size_t cap)
+long json_scan_decode(const char *text, size_t len, char *out_, size_t cap)
 {
-    const unsigned char *end = k + len;
+    const unsigned char *k = (const unsigned char *)text, *end = k + len;
+    unsigned char *out = (unsigned char *)out_;
     size_t o = 0;
     while (k < end) {
         unsigned char u[4];
@@ -249,7 +248,7 @@ static bool js_key_is(const unsigned char *k, size_t len, bool plain, const char
     if (plain)
         return nl == len && memcmp(k, name, len) == 0;
     unsigned char text[64];
-    long n = js_decode(k, len, text, sizeof text);
+    long n = json_scan_decode((const char *)k, len, (char *)text, sizeof text);
     return n >= 0 && (size_t)n == nl && memcmp(text, name, nl) == 0;
 }
 
@@ -375,7 +374,7 @@ int json_span_string(json_span s, char *out, size_t cap)
 {
     if (!s.p || s.len < 2 || s.p[0] != '"' || cap == 0)
         return -1;
-    long n = js_decode((const unsigned char *)s.p + 1, s.len - 2, (unsigned char *)out, cap - 1);
+    long n = json_scan_decode(s.p + 1, s.len - 2, out, cap - 1);
     if (n < 0)
         return -1;
     out[n] = '\0';

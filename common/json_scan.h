@@ -37,6 +37,10 @@ bool json_span_is_null(json_span s);
  * length, or -1 when the span is not a string or its text needs more than cap - 1 bytes. */
 int json_span_string(json_span s, char *out, size_t cap);
 
+/* Decodes the text between the quotes of a checked string (escapes resolved) into out:
+ * its length, or -1 when it needs more than cap bytes. It never needs more than len. */
+long json_scan_decode(const char *text, size_t len, char *out, size_t cap);
+
 /* The value of an integer span (no fraction, no exponent): 0, or -1 when not one. */
 int json_span_int64(json_span s, int64_t *out);
 

@@ -1,6 +1,6 @@
 /* test_common.c - unit tests of common/: config and its environment overrides and
  * errors, the metrics text format, backoff bounds, LSN text, Kafka's murmur2, the
- * bound on a clean stop. */
+ * bound on a clean stop, JSON trees read and written as jansson does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,7 @@
 #include "common/base64.h"
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/json_tree.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -227,6 +228,81 @@ static void base64_rfc4648_vectors(void **state)
     assert_string_equal(out, "-_8");
 }
 
+/* json_tree_dump's text of v (static, NUL-terminated). */
+static const char *tree_text(const json_t *v)
+{
+    static jbuf b;
+    jbuf_reset(&b);
+    json_tree_dump(&b, v);
+    return jbuf_cstr(&b);
+}
+
+/* json_tree_load gives json_loadb's tree, in the same member order, or its error;
+ * json_tree_dump writes what json_dumps does (tests/fuzz/fuzz_json_tree.c checks both
+ * on arbitrary bytes; these are the cases each path of the code takes). */
+static void json_tree_reads_and_writes_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "{\"b\":1,\"a\":{\"z\":[],\"y\":{}},\"\":\"\"}",
+        " [ \"tab\\there\" , \"\\u00e9\\ud83d\\ude00\\/\\\"\\\\\" , \"\xc3\xa9\" ] ",
+        "{\"k\\\"ey\":{\"\\u0041\":[true,false,null]},\"n\":-0}",
+        "[0.1,1.0,-2.5e-7,1e20,1E+300,123456789012345678901234.5,-9223372036854775808,9223372036854775807]",
+        "[\"\\u001f\\u0001\\b\\f\\n\\r\\t\"]",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_t *want = json_loads(texts[i], 0, NULL), *got = json_tree_load(texts[i], strlen(texts[i]), 0, NULL);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_true(json_equal(want, got));
+        char *dumped = json_dumps(want, JSON_COMPACT);
+        if (i < 4)
+            assert_string_equal(tree_text(got), dumped); /* order, escapes, reals */
+        free(dumped);
+        json_decref(want);
+        json_decref(got);
+    }
+    json_t *v = json_tree_load(texts[3], strlen(texts[3]), 0, NULL);
+    assert_string_equal(tree_text(v), "[0.10000000000000001,1.0,-2.4999999999999999e-7,1e20,1.0000000000000001e300,"
+                                      "1.2345678901234569e23,-9223372036854775808,9223372036854775807]");
+    json_decref(v);
+    v = json_tree_load(texts[4], strlen(texts[4]), 0, NULL);
+    assert_string_equal(tree_text(v), "[\"\\u001f\\u0001\\b\\f\\n\\r\\t\"]"); /* jansson: \u001F */
+    json_decref(v);
+
+    /* the text need not end in a NUL: a number at the very end stops there */
+    v = json_tree_load("12345", 3, JSON_DECODE_ANY, NULL);
+    assert_true(json_is_integer(v) && json_integer_value(v) == 123);
+    json_decref(v);
+
+    /* a repeated key: the last value wins, or jansson's error when refused */
+    v = json_tree_load("{\"a\":1,\"b\":2,\"a\":3}", 19, 0, NULL);
+    assert_int_equal(json_object_size(v), 2);
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), 3);
+    assert_string_equal(tree_text(v), "{\"a\":3,\"b\":2}");
+    json_decref(v);
+    json_error_t we, ge;
+    assert_null(json_loadb("{\"a\":1,\"a\":2}", 13, JSON_REJECT_DUPLICATES, &we));
+    assert_null(json_tree_load("{\"a\":1,\"a\":2}", 13, JSON_REJECT_DUPLICATES, &ge));
+    assert_string_equal(ge.text, we.text);
+    assert_int_equal(ge.position, we.position);
+
+    /* errors are jansson's own, position and all */
+    static const char *const bad[] = { "", "{\"a\":}", "[1,2", "\"x\"", "{\"a\":\"\xff\"}", "[1e400]" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_null(json_loadb(bad[i], strlen(bad[i]), 0, &we));
+        assert_null(json_tree_load(bad[i], strlen(bad[i]), 0, &ge));
+        assert_string_equal(ge.text, we.text);
+        assert_int_equal(ge.column, we.column);
+    }
+
+    /* a NUL in a string, where the caller allows it, and written back escaped */
+    v = json_tree_load("[\"a\\u0000b\"]", 12, JSON_ALLOW_NUL, NULL);
+    assert_int_equal(json_string_length(json_array_get(v, 0)), 3);
+    assert_string_equal(tree_text(v), "[\"a\\u0000b\"]");
+    json_decref(v);
+}
+
 static const char *conf_value(rd_kafka_conf_t *conf, const char *key, char *v, size_t len)
 {
     size_t n = len;
@@ -306,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kafka_service_defaults_yield_to_the_user),
         cmocka_unit_test(base64_rfc4648_vectors),
+        cmocka_unit_test(json_tree_reads_and_writes_as_jansson),
         cmocka_unit_test(config_file_env_and_defaults),
         cmocka_unit_test(config_errors_name_file_and_line),
         cmocka_unit_test(metrics_text_format),
