@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json_tree.h"
 #include "common/log.h"
 #include "services/consumer/consumer.h"
 #include "services/consumer/fs_value.h"
@@ -84,7 +85,7 @@ static void apply_parse(cev *e)
     if (e->perr != EV_OK)
         snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
     if (e->rec.key)
-        e->key = json_loadb(e->rec.key, e->rec.key_len, 0, NULL);
+        e->key = json_tree_load(e->rec.key, e->rec.key_len, 0, NULL);
 }
 
 #define APPLY_AHEAD_STEP 8 /* records decoded per call, between network events */

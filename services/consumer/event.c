@@ -2,6 +2,7 @@
 #include "services/consumer/event.h"
 
 #include "common/json_scan.h"
+#include "common/json_tree.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,7 +103,7 @@ static int ev_object_or_null(json_span s, json_t **out)
         return 0;
     if (s.p[0] != '{')
         return -1;
-    *out = json_loadb(s.p, s.len, 0, NULL);
+    *out = json_tree_load(s.p, s.len, 0, NULL);
     return *out ? 0 : -1;
 }
 

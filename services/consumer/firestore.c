@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/json_tree.h"
 #include "services/consumer/fs_value.h"
 
 #define FS_POOL 64
@@ -126,7 +127,7 @@ void fs_call_finish(fs_call *c, long http, const char *body, size_t len, int64_t
     c->status[0] = 0;
     c->message[0] = 0;
     json_decref(c->response);
-    c->response = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
+    c->response = body && len ? json_tree_load(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     const json_t *e = json_object_get(c->response, "error");
     if (json_is_object(e)) {
         const char *st = json_string_value(json_object_get(e, "status"));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_tree.h"
 #include "services/consumer/fs_value.h"
 
 #define MAP_UNAVAILABLE "__debezium_unavailable_value"
@@ -180,7 +181,7 @@ json_t *map_convert(const map_field *f, const json_t *raw, char *err, size_t err
     case MAP_CONV_JSON: {
         if (!json_is_string(v))
             return fsv_from_json(v);
-        json_t *j = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+        json_t *j = json_tree_load(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, NULL);
         if (!j)
             return map_fail(err, errlen, f, "not a JSON text");
         json_t *out = fsv_from_json(j);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_tree.h"
 #include "tools/firestore-emulator/emu_fault.h"
 #include "tools/firestore-emulator/emu_path.h"
 
@@ -74,7 +75,7 @@ int emu_body_json(const emu_request *rq, json_t **out, emu_status *st)
         return 0;
     }
     json_error_t err;
-    *out = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
+    *out = json_tree_load(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
     if (!*out)
         return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid JSON payload received. %s at line %d column %d.", err.text,
                         err.line, err.column);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/jbuf.h"
+#include "common/json_tree.h"
 #include "common/log.h"
 #include "tools/firestore-emulator/emu_alloc.h"
 #include "tools/firestore-emulator/emu_fault.h"
@@ -120,7 +121,7 @@ static jbuf emu_serialize(const json_t *json)
 {
     jbuf o = { 0 };
     jbuf_reserve(&o, 65536);
-    json_dump_callback(json, jbuf_sink, &o, JSON_COMPACT);
+    json_tree_dump(&o, json);
     return o;
 }
 

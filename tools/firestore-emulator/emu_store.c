@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "common/jbuf.h"
+#include "common/json_tree.h"
 #include "tools/firestore-emulator/emu_path.h"
 #include "tools/firestore-emulator/emu_value.h"
 
@@ -220,7 +221,7 @@ int64_t emu_store_last(emu_store *s)
 
 json_t *emu_doc_fields(const emu_doc *d)
 {
-    json_t *f = json_loads(d->text, 0, NULL);
+    json_t *f = json_tree_load(d->text, strlen(d->text), 0, NULL);
     return f ? f : json_object();
 }
 
@@ -316,7 +317,7 @@ json_t *emu_doc_fields_for(const emu_doc *d, const emu_fieldpath *paths, int n)
         int at = emu_text_field_find(tf, nf, key, strlen(key));
         if (at < 0 || json_object_get(out, key))
             continue;
-        json_t *v = json_loadb(tf[at].val, tf[at].vlen, 0, NULL);
+        json_t *v = json_tree_load(tf[at].val, tf[at].vlen, 0, NULL);
         if (v)
             json_object_set_new(out, key, v);
     }
@@ -329,7 +330,7 @@ char *emu_fields_text(const json_t *fields)
 {
     jbuf t = { 0 };
     jbuf_reserve(&t, 1024);
-    json_dump_callback(fields, jbuf_sink, &t, JSON_COMPACT);
+    json_tree_dump(&t, fields);
     jbuf_cstr(&t);
     return t.data;
 }
@@ -340,7 +341,7 @@ bool emu_fields_same(const char *text, const char *new_text, const json_t *new_f
         return false;
     if (strcmp(text, new_text) == 0)
         return true;
-    json_t *old = json_loads(text, 0, NULL); /* same size, other bytes: maybe only the key order */
+    json_t *old = json_tree_load(text, strlen(text), 0, NULL); /* same size, other bytes: maybe only the key order */
     bool same = old && json_equal(old, new_fields);
     json_decref(old);
     return same;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/jbuf.h"
+#include "common/json_tree.h"
 #include "tools/firestore-emulator/emu_path.h"
 #include "tools/firestore-emulator/emu_store.h"
 
@@ -391,7 +392,7 @@ static json_t *emu_current_fields(const emu_docstate *cur)
         return json_object();
     if (cur->fields)
         return json_copy(cur->fields);
-    json_t *f = cur->text ? json_loads(cur->text, 0, NULL) : NULL;
+    json_t *f = cur->text ? json_tree_load(cur->text, strlen(cur->text), 0, NULL) : NULL;
     return f ? f : json_object();
 }
 
@@ -453,7 +454,7 @@ static void emu_docstate_set(emu_docstate *next, const emu_docstate *cur, json_t
 
 static void emu_buf_json(jbuf *o, const json_t *v)
 {
-    json_dump_callback(v, jbuf_sink, o, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_tree_dump(o, v);
 }
 
 /* Whether a stored Value's text and a new Value are the same value: equal values
@@ -464,7 +465,7 @@ static bool emu_value_text_same(const char *old, size_t olen, const char *new_te
         return false;
     if (memcmp(old, new_text, olen) == 0)
         return true;
-    json_t *o = json_loadb(old, olen, 0, NULL);
+    json_t *o = json_tree_load(old, olen, 0, NULL);
     bool same = o && json_equal(o, nv);
     json_decref(o);
     return same;
@@ -521,7 +522,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     json_t *part = json_object();
     for (int i = 0; i < nt; i++) {
         if (t[i].at >= 0 && t[i].need_old) {
-            json_t *old = json_loadb(tf[t[i].at].val, tf[t[i].at].vlen, 0, NULL);
+            json_t *old = json_tree_load(tf[t[i].at].val, tf[t[i].at].vlen, 0, NULL);
             if (old)
                 json_object_set_new(part, t[i].key, old);
         }
@@ -588,7 +589,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     /* the text is never shorter than the size Firestore counts: exact size only near the limit */
     size_t size = emu_doc_name_size(w->name) + 32 + o.len;
     if (size > EMU_MAX_DOC_SIZE) {
-        json_t *all = json_loadb(o.data, o.len, 0, NULL);
+        json_t *all = json_tree_load(o.data, o.len, 0, NULL);
         size = all ? emu_document_size(w->name, all) : size;
         json_decref(all);
     }
@@ -620,7 +621,7 @@ static int emu_write_apply_at(const emu_write *w, const emu_docstate *cur, int64
             return rc < 0 ? -1 : rc == 2 ? 1 : 0;
     }
     if (now_us == EMU_NOW_SLOT && cur->exists) {
-        json_t *old = cur->fields ? json_incref(cur->fields) : cur->text ? json_loads(cur->text, 0, NULL) : NULL;
+        json_t *old = cur->fields ? json_incref(cur->fields) : cur->text ? json_tree_load(cur->text, strlen(cur->text), 0, NULL) : NULL;
         bool may = !old || emu_time_may_be_now(w, old, floor_us);
         json_decref(old);
         if (may)
