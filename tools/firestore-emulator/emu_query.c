@@ -172,13 +172,7 @@ static const emu_fieldref *emu_first_inequality(const emu_filter *f)
 static void emu_fieldref_copy(emu_fieldref *dst, const emu_fieldref *src)
 {
     dst->is_name = src->is_name;
-    dst->path.n = 0;
-    dst->path.seg = NULL;
-    for (int i = 0; i < src->path.n; i++) {
-        dst->path.seg = realloc(dst->path.seg, (size_t)(i + 1) * sizeof *dst->path.seg);
-        dst->path.seg[i] = strdup(src->path.seg[i]);
-        dst->path.n = i + 1;
-    }
+    emu_fieldpath_copy(&dst->path, &src->path);
 }
 
 static int emu_order_parse(const json_t *list, emu_query *q, emu_status *st)

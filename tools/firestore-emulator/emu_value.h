@@ -99,14 +99,17 @@ typedef struct {
 } emu_fieldpath;
 
 int emu_fieldpath_parse(const char *text, emu_fieldpath *fp, emu_status *st);
+/* A copy of src that dst owns (freed with emu_fieldpath_free). */
+void emu_fieldpath_copy(emu_fieldpath *dst, const emu_fieldpath *src);
 void emu_fieldpath_free(emu_fieldpath *fp);
 /* True when a is b or a prefix of b (segment-wise). */
 bool emu_fieldpath_prefix(const emu_fieldpath *a, const emu_fieldpath *b);
 /* Value at fp inside a fields object (borrowed), NULL when absent. */
 json_t *emu_fields_lookup(const json_t *fields, const emu_fieldpath *fp);
 /* Sets (value != NULL, borrowed) or deletes (NULL) fp inside fields, which the
- * caller owns exclusively; nested maps on the path are copied, never mutated, and
- * a non-map on the path is replaced by a map. */
+ * caller owns exclusively; a nested map on the path is copied unless fields holds the
+ * only reference to it (then nobody else can see it change: every holder of a value
+ * keeps a reference), and a non-map on the path is replaced by a map. */
 void emu_fields_set(json_t *fields, const emu_fieldpath *fp, json_t *value);
 /* A new fields object holding only the given paths of fields (a DocumentMask). */
 json_t *emu_fields_project(const json_t *fields, const emu_fieldpath *paths, int n);
