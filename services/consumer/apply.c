@@ -55,8 +55,7 @@ static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, con
     cev *e = a->b[i];
     apply_item *x = &a->it[i];
     x->outcome = outcome;
-    snprintf(e->err_class, sizeof e->err_class, "%s", cls);
-    snprintf(e->err_msg, sizeof e->err_msg, "%s", msg);
+    cev_set_error(e, cls, msg);
     if (outcome == OUT_RETRY || outcome == OUT_REREAD) {
         a->qs[i]->held = true;
         if (retry_after > a->qs[i]->retry_after_ms)
@@ -83,7 +82,7 @@ static void apply_parse(cev *e)
     e->dropped = false;
     e->perr = ev_parse(e->rec.payload, e->rec.len, &e->ev, err, sizeof err);
     if (e->perr != EV_OK)
-        snprintf(e->err_msg, sizeof e->err_msg, "%s", err);
+        cev_set_error(e, ev_error_class(e->perr), err);
     if (e->rec.key)
         e->key = json_tree_load(e->rec.key, e->rec.key_len, 0, NULL);
 }
@@ -116,8 +115,7 @@ static void apply_wait(apply_ctx *a, size_t i, const char *why)
 {
     apply_item *x = &a->it[i];
     x->outcome = OUT_RETRY;
-    snprintf(a->b[i]->err_class, sizeof a->b[i]->err_class, "mapping.wait");
-    snprintf(a->b[i]->err_msg, sizeof a->b[i]->err_msg, "%s", why);
+    cev_set_error(a->b[i], "mapping.wait", why);
     a->waits[a->nwaits++] = i;
 }
 
@@ -146,7 +144,7 @@ static void apply_decode(apply_ctx *a, size_t i)
     }
     apply_parse(e);
     if (e->perr != EV_OK)
-        apply_fail(a, i, OUT_DLQ, ev_error_class(e->perr), e->err_msg, 0);
+        apply_fail(a, i, OUT_DLQ, e->err->cls, e->err->msg, 0);
 }
 
 /* Reads the needed names into the cache. Returns the class of the first failure. */
@@ -505,7 +503,7 @@ static void apply_settle(apply_ctx *a)
         case OUT_RETRY:
         case OUT_REREAD:
             apply_note_failure(e);
-            cm_retry(x->outcome == OUT_REREAD ? "precondition" : e->err_class, 1);
+            cm_retry(x->outcome == OUT_REREAD ? "precondition" : e->err->cls, 1);
             break;
         default: break;
         }
@@ -531,7 +529,7 @@ static void apply_log_failures(apply_ctx *a)
         apply_item *x = &a->it[i];
         if (x->outcome == OUT_DLQ) {
             log_warn("dead-lettered %s[%d]@%lld: %s", a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset,
-                     e->err_class);
+                     e->err->cls);
             continue;
         }
         if (x->outcome != OUT_RETRY)
@@ -540,14 +538,14 @@ static void apply_log_failures(apply_ctx *a)
          * parent is an event or two away, or on another replica): worth one info line
          * when it lasts longer, then one every 50 attempts; other failures say their
          * first three retries */
-        bool wait = !strcmp(e->err_class, "mapping.wait");
+        bool wait = !strcmp(e->err->cls, "mapping.wait");
         int quiet = wait ? PARTQ_PARENT_QUICK_RETRIES : 0;
         if (e->attempts > quiet + (wait ? 1 : 3) && e->attempts % 50 != 0)
             continue;
         char why[512]; /* Firestore's messages can name a document (a kennitala): scrubbed */
-        dlq_scrub(e->err_msg, why, sizeof why);
+        dlq_scrub(e->err->msg, why, sizeof why);
         log_write(e->attempts <= quiet ? LOG_DEBUG : LOG_INFO, "retrying %s[%d]@%lld: %s (%s), attempt %d",
-                  a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset, e->err_class, why, e->attempts);
+                  a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset, e->err->cls, why, e->attempts);
     }
 }
 
@@ -588,7 +586,7 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
         partq *q = qs[i];
         if (batch[i]->state == CEV_DONE)
             progress = true;
-        if (a.it[i].outcome == OUT_RETRY && !strcmp(a.b[i]->err_class, "mapping.wait"))
+        if (a.it[i].outcome == OUT_RETRY && !strcmp(a.b[i]->err->cls, "mapping.wait"))
             batch[i]->not_before_ms = clock_mono_ms() + partq_wait_delay(c, batch[i]->attempts);
         else if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
             partq_block(c, q, q->retry_after_ms);

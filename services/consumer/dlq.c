@@ -32,7 +32,7 @@ static void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     }
     d->acked++;
     e->state = CEV_DONE;
-    cm_dead_letter(e->err_class);
+    cm_dead_letter(e->err->cls);
     cm_finished(1);
 }
 
@@ -150,9 +150,9 @@ int dlq_send(dlq *d, cev *e)
     snprintf(num, sizeof num, "%lld", (long long)e->offset);
     dlq_header(h, "__connect.errors.offset", num);
     dlq_header(h, "__connect.errors.connector.name", d->set->group_id);
-    dlq_header(h, "__connect.errors.stage", dlq_stage(e->err_class));
-    dlq_header(h, "__connect.errors.exception.class.name", e->err_class);
-    dlq_scrub(e->err_msg, msg, sizeof msg);
+    dlq_header(h, "__connect.errors.stage", dlq_stage(e->err->cls));
+    dlq_header(h, "__connect.errors.exception.class.name", e->err->cls);
+    dlq_scrub(e->err->msg, msg, sizeof msg);
     dlq_header(h, "__connect.errors.exception.message", msg);
     snprintf(num, sizeof num, "%d", e->attempts);
     dlq_header(h, "ekklesia.dlq.attempts", num);

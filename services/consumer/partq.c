@@ -42,7 +42,18 @@ static void cev_free(cev *e)
     json_decref(e->key);
     if (e->rec.headers)
         rd_kafka_headers_destroy(e->rec.headers);
+    free(e->err);
     free(e);
+}
+
+void cev_set_error(cev *e, const char *cls, const char *msg)
+{
+    if (!e->err && !(e->err = calloc(1, sizeof *e->err)))
+        abort();
+    if (cls != e->err->cls)
+        snprintf(e->err->cls, sizeof e->err->cls, "%s", cls);
+    if (msg != e->err->msg)
+        snprintf(e->err->msg, sizeof e->err->msg, "%s", msg);
 }
 
 bool cev_same_key(const cev *a, const cev *b)
