@@ -172,6 +172,19 @@ static json_t *jt_value(jtree *t)
     return v;
 }
 
+json_t *json_tree_build(const char *text, size_t len)
+{
+    jtree t = { .p = text, .end = text + len };
+    jt_ws(&t);
+    json_t *v = jt_value(&t);
+    free(t.tmp);
+    if (v && t.failed) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
 json_t *json_tree_load(const void *buf, size_t len, size_t flags, json_error_t *err)
 {
     const size_t known = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL;

@@ -23,6 +23,11 @@
  * handed to json_loadb itself, so that errors read exactly as jansson's. */
 json_t *json_tree_load(const void *buf, size_t len, size_t flags, json_error_t *err);
 
+/* The tree of one JSON value that json_scan has already accepted (a span it gave, or a
+ * whole checked text) as json_loadb(flags 0 or JSON_DECODE_ANY) builds it, without
+ * checking it again. NULL only when memory runs out. */
+json_t *json_tree_build(const char *text, size_t len);
+
 /* Appends v as compact JSON: the bytes json_dump_callback(v, ..., JSON_COMPACT |
  * JSON_ENCODE_ANY) writes, except that a control character is escaped with lower-case
  * hex digits (jbuf_str's "\u001f" for jansson's "\u001F"), and a string that is not

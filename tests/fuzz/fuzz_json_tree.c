@@ -4,7 +4,8 @@
  * gives: both fail with the same error and position, or both give equal trees whose
  * members are in the same order. json_tree_dump of that tree must be the bytes
  * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes, save the case of the hex digits
- * in a control character's escape. */
+ * in a control character's escape. Where json_scan accepts the text, json_tree_build
+ * (no second check) must build that same tree. */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_scan.h"
 #include "common/json_tree.h"
 
 /* jansson's "\u001F" as jbuf_str writes it, "\u001f" (escapes are read pairwise, so an
@@ -61,6 +63,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b.len != strlen(dumped) || memcmp(b.data, dumped, b.len) != 0) {
         fprintf(stderr, "json_tree_dump wrote %.*s\njansson wrote        %s\n", (int)b.len, b.data, dumped);
         abort();
+    }
+    bool object;
+    char why[128];
+    if (!(flags & JSON_REJECT_DUPLICATES) && json_scan(text, len, NULL, NULL, 0, &object, why, sizeof why) == 0) {
+        json_t *built = json_tree_build(text, len);
+        jbuf bb = { 0 };
+        json_tree_dump(&bb, built);
+        if (!json_equal(want, built) || bb.len != b.len || memcmp(bb.data, b.data, b.len) != 0)
+            abort();
+        jbuf_free(&bb);
+        json_decref(built);
     }
     free(dumped);
     jbuf_free(&b);
