@@ -236,13 +236,28 @@ static int prepare(producer *p, uint64_t *start)
     return rc;
 }
 
+/* Seconds a stop may take after its drain (the last status update, ending the stream,
+ * librdkafka's shutdown) before the watchdog ends the process. */
+#define PROD_STOP_AFTER_DRAIN_S 5
+
 static int finish(producer *p)
 {
     if (p->fatal) {
         log_error("%s", p->fatal_reason);
         return 1;
     }
-    if (!kout_drain(p, 30000))
+    /* A stop by signal is bounded: stop_drain_ms for acknowledgements, then a few seconds
+     * (with Kafka away, 30 s of draining and librdkafka's shutdown had kept it past
+     * docker compose's 30 s grace). Anything unacknowledged is sent again after the
+     * restart, from the confirmed position. */
+    long long drain_ms = 30000;
+    if (prod_stop) {
+        drain_ms = p->set.stop_drain_ms;
+        cli_stop_within((int)(drain_ms / 1000) + PROD_STOP_AFTER_DRAIN_S,
+                        "confirming its position to PostgreSQL (Kafka did not answer in time); the restart sends "
+                        "everything after the last confirmed position again");
+    }
+    if (!kout_drain(p, (int)drain_ms))
         log_warn("stopping with %lld event(s) not acknowledged by Kafka: they will be sent again",
                  p->inflight_events);
     if (p->repl && p->state == 2) {

@@ -40,6 +40,7 @@ typedef struct prod_settings {
     long long max_message_bytes;
     bool tombstones;
     long long max_inflight_events, max_inflight_bytes;
+    long long stop_drain_ms;    /* on SIGTERM, how long to wait for Kafka's acknowledgements */
     long long reconnect_base_ms, reconnect_max_ms;
     const char *http_bind;
     long long http_port;

@@ -27,6 +27,7 @@ int prod_settings_load(cfg_file *cf, prod_settings *s, cfg_error *err)
         cfg_bool(cf, "kafka.tombstones", true, &s->tombstones, err) ||
         cfg_int(cf, "producer.max_inflight_events", 20000, 1, 10000000, &s->max_inflight_events, err) ||
         cfg_int(cf, "producer.max_inflight_bytes", 8388608, 1024, 1LL << 40, &s->max_inflight_bytes, err) ||
+        cfg_int(cf, "producer.stop_drain_ms", 20000, 0, 600000, &s->stop_drain_ms, err) ||
         cfg_string(cf, "http.bind", "0.0.0.0", &s->http_bind, err) ||
         cfg_int(cf, "http.port", 8081, -1, 65535, &s->http_port, err))
         return -1;
