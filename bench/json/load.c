@@ -84,29 +84,28 @@ static int measure(const char *what, const jbuf *text, size_t flags, int n)
     return 0;
 }
 
+/* 125 member documents, each as head, its name, its fields and tail, comma-separated. */
+static void members(jbuf *b, const char *head, const char *tail)
+{
+    for (int i = 0; i < 125; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s%s" DOCS "/members/%010d\",\"fields\":", i ? "," : "", head, 1000000000 + i);
+        jbuf_puts(b, name);
+        fields(b, i);
+        jbuf_puts(b, tail);
+    }
+}
+
 int main(void)
 {
     jbuf body = { 0 }, resp = { 0 };
     jbuf_puts(&body, "{\"writes\":[");
-    for (int i = 0; i < 125; i++) {
-        char name[160];
-        snprintf(name, sizeof name, "%s{\"update\":{\"name\":\"" DOCS "/members/%010d\",\"fields\":", i ? "," : "",
-                 1000000000 + i);
-        jbuf_puts(&body, name);
-        fields(&body, i);
-        jbuf_puts(&body, write_rest);
-    }
+    members(&body, "{\"update\":{\"name\":\"", write_rest);
     jbuf_puts(&body, "]}");
     jbuf_putc(&resp, '[');
-    for (int i = 0; i < 125; i++) {
-        char name[160];
-        snprintf(name, sizeof name, "%s{\"found\":{\"name\":\"" DOCS "/members/%010d\",\"fields\":", i ? "," : "",
-                 1000000000 + i);
-        jbuf_puts(&resp, name);
-        fields(&resp, i);
-        jbuf_puts(&resp, ",\"createTime\":\"2026-11-26T00:05:14.409833Z\",\"updateTime\":\"2026-11-26T00:05:14.409833Z\"},"
-                         "\"readTime\":\"2026-11-26T00:05:15.000001Z\"}");
-    }
+    members(&resp, "{\"found\":{\"name\":\"",
+            ",\"createTime\":\"2026-11-26T00:05:14.409833Z\",\"updateTime\":\"2026-11-26T00:05:14.409833Z\"},"
+            "\"readTime\":\"2026-11-26T00:05:15.000001Z\"}");
     jbuf_putc(&resp, ']');
     printf("json_tree against jansson %s (time per text, best of 5 rounds)\n", jansson_version_str());
     int rc = measure(":batchWrite body, 125 writes", &body, JSON_REJECT_DUPLICATES, 200);
