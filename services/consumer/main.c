@@ -133,7 +133,7 @@ static int cons_kafka(cons *c, cfg_file *cf)
     /* bounded memory: librdkafka keeps what it fetched ahead until the loop takes it, and a
      * fetch response whole until its last record is taken; small fetches and a small
      * queue keep that small, cons_wake_fetchers keeps them fast (docs/consumer.md) */
-    kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "2048");
+    kafka_conf_default(conf, cf, "queued.max.messages.kbytes", "65536", "1536");
     char mmb[32] = "1000000", fmb[32];
     size_t mlen = sizeof mmb;
     rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen);
