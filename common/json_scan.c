@@ -244,6 +244,8 @@ long json_scan_decode(const char *text, size_t len, char *out_, size_t cap)
  * when !plain) is name (UTF-8; an escaped key matches names of up to 64 bytes). */
 static bool js_key_is(const unsigned char *k, size_t len, bool plain, const char *name)
 {
+    if (plain && (len == 0 || k[0] != (unsigned char)name[0])) /* most keys differ at once */
+        return len == 0 && name[0] == '\0';
     size_t nl = strlen(name);
     if (plain)
         return nl == len && memcmp(k, name, len) == 0;

@@ -76,7 +76,7 @@ static int ev_parse_sequence(json_span seq, ev_position *pos)
         return 0;
     if (json_span_string(seq, text, sizeof text) < 0)
         return -1;
-    json_t *arr = json_loads(text, JSON_DECODE_ANY, NULL);
+    json_t *arr = json_tree_load(text, strlen(text), JSON_DECODE_ANY, NULL);
     int rc = -1;
     if (json_is_array(arr) && json_array_size(arr) == 2) {
         const json_t *c = json_array_get(arr, 0);
