@@ -72,6 +72,30 @@ void jbuf_u64(jbuf *b, uint64_t v)
     b->len += (size_t)snprintf(b->data + b->len, 24, "%" PRIu64, v);
 }
 
+void jbuf_real(jbuf *b, double d)
+{
+    char text[40];
+    int n = snprintf(text, sizeof text, "%.17g", d);
+    if (n <= 0 || (size_t)n >= sizeof text)
+        return;
+    char *e = strchr(text, 'e');
+    if (!e) {
+        jbuf_put(b, text, (size_t)n);
+        if (!strchr(text, '.'))
+            jbuf_put(b, ".0", 2);
+        return;
+    }
+    jbuf_put(b, text, (size_t)(e + 1 - text));
+    const char *x = e + 1;
+    if (*x == '+')
+        x++;
+    else if (*x == '-')
+        jbuf_putc(b, *x++);
+    while (*x == '0' && x[1])
+        x++;
+    jbuf_puts(b, x);
+}
+
 void jbuf_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

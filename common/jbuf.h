@@ -22,6 +22,9 @@ void jbuf_puts(jbuf *b, const char *s);
 void jbuf_putc(jbuf *b, char c);
 void jbuf_i64(jbuf *b, int64_t v);
 void jbuf_u64(jbuf *b, uint64_t v);
+/* A finite double as jansson writes a real: 17 significant digits, ".0" when that would
+ * read as an integer, the exponent without "+" or leading zeros ("1e20", "1e-7"). */
+void jbuf_real(jbuf *b, double d);
 /* A JSON string with quotes: escapes '"', '\\' and control characters; bytes that
  * are not valid UTF-8 become U+FFFD, so the output is always valid JSON. */
 void jbuf_str(jbuf *b, const char *s, size_t n);

@@ -5,7 +5,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,35 +209,6 @@ json_t *json_tree_load(const void *buf, size_t len, size_t flags, json_error_t *
 
 /* ---------- writing ---------- */
 
-/* A real as jansson writes it: 17 significant digits, a ".0" when that reads as an
- * integer, and the exponent without "+" or leading zeros ("1e+20" is "1e20"). */
-static void jt_real(jbuf *b, double d)
-{
-    char text[40];
-    int n = snprintf(text, sizeof text, "%.17g", d);
-    if (n <= 0 || (size_t)n >= sizeof text)
-        return;
-    if (!strpbrk(text, ".e")) {
-        jbuf_puts(b, text);
-        jbuf_put(b, ".0", 2);
-        return;
-    }
-    char *e = strchr(text, 'e');
-    if (!e) {
-        jbuf_put(b, text, (size_t)n);
-        return;
-    }
-    jbuf_put(b, text, (size_t)(e + 1 - text));
-    const char *x = e + 1;
-    if (*x == '+')
-        x++;
-    else if (*x == '-')
-        jbuf_putc(b, *x++);
-    while (*x == '0' && x[1])
-        x++;
-    jbuf_puts(b, x);
-}
-
 void json_tree_dump(jbuf *b, const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -267,7 +237,7 @@ void json_tree_dump(jbuf *b, const json_t *v)
         break;
     case JSON_STRING: jbuf_str(b, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER: jbuf_i64(b, (int64_t)json_integer_value(v)); break;
-    case JSON_REAL: jt_real(b, json_real_value(v)); break;
+    case JSON_REAL: jbuf_real(b, json_real_value(v)); break;
     case JSON_TRUE: jbuf_put(b, "true", 4); break;
     case JSON_FALSE: jbuf_put(b, "false", 5); break;
     case JSON_NULL: jbuf_put(b, "null", 4); break;

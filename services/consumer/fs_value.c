@@ -240,14 +240,11 @@ void fsv_write(jbuf *b, const json_t *v)
         jbuf_i64(b, (int64_t)json_integer_value(v));
         jbuf_puts(b, "\"}");
         return;
-    case JSON_REAL: {
-        char num[40];
-        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
+    case JSON_REAL:
         jbuf_puts(b, "{\"doubleValue\":");
-        jbuf_put(b, num, (size_t)n);
-        jbuf_puts(b, strpbrk(num, ".eE") ? "}" : ".0}"); /* stays a double when read back */
+        jbuf_real(b, json_real_value(v)); /* with a "." or an exponent: stays a double when read back */
+        jbuf_putc(b, '}');
         return;
-    }
     case JSON_OBJECT:
         jbuf_puts(b, "{\"mapValue\":{\"fields\":");
         fsv_write_fields(b, v);

@@ -374,7 +374,8 @@ static int cons_run(cons *c)
     return 0;
 }
 
-/* Seconds from the stop signal to the exit, at most: Kubernetes' grace period is 30 s. */
+/* Seconds from the stop signal to the exit, at most: within docker compose's 30 s grace
+ * (deploy/k8s gives 60 s). */
 #define CONS_STOP_BUDGET_S 25
 
 static void cons_shutdown(cons *c)

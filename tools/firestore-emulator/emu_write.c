@@ -452,11 +452,6 @@ static void emu_docstate_set(emu_docstate *next, const emu_docstate *cur, json_t
         json_decref(res);
 }
 
-static void emu_buf_json(jbuf *o, const json_t *v)
-{
-    json_tree_dump(o, v);
-}
-
 /* Whether a stored Value's text and a new Value are the same value: equal values
  * have texts of equal length (only key order may differ). */
 static bool emu_value_text_same(const char *old, size_t olen, const char *new_text, size_t nlen, const json_t *nv)
@@ -563,7 +558,7 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
             jbuf_putc(&o, ',');
         jbuf_put(&o, tf[e].entry, (size_t)(tf[e].val - tf[e].entry));
         size_t at = o.len;
-        emu_buf_json(&o, nv);
+        json_tree_dump(&o, nv);
         if (same && !emu_value_text_same(tf[e].val, tf[e].vlen, o.data + at, o.len - at, nv))
             same = false;
     }
@@ -574,11 +569,9 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
         same = false;
         if (o.len > 1)
             jbuf_putc(&o, ',');
-        json_t *key = json_string(t[k].key);
-        emu_buf_json(&o, key);
-        json_decref(key);
+        jbuf_str(&o, t[k].key, strlen(t[k].key));
         jbuf_putc(&o, ':');
-        emu_buf_json(&o, nv);
+        json_tree_dump(&o, nv);
     }
     jbuf_putc(&o, '}');
     jbuf_cstr(&o); /* stored as text */
