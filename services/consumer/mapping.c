@@ -215,7 +215,7 @@ static int map_rowkey(const json_t *key, char *out, size_t len)
     return 0;
 }
 
-static bool map_skip_matches(const map_config *mc, const map_skip *k, const json_t *row)
+static bool map_skip_matches(const map_skip *k, const json_t *row, int year)
 {
     const json_t *v = json_object_get(row, k->column);
     char t[256];
@@ -227,10 +227,23 @@ static bool map_skip_matches(const map_config *mc, const map_skip *k, const json
         return !strcmp(t, k->equals);
     char want[32];
     if (!strcmp(k->not_equals, "$current_year"))
-        snprintf(want, sizeof want, "%d", mc->current_year);
+        snprintf(want, sizeof want, "%d", year);
     else
         snprintf(want, sizeof want, "%s", k->not_equals);
     return strcmp(t, want) != 0;
+}
+
+/* "$current_year" for an event: the UTC year of its commit in the source, so that a
+ * consumer running across New Year applies next year's rows, and a replay decides as
+ * the first run did (the wall clock when the event has no commit time). */
+static int map_event_year(const map_config *mc, const ev_event *ev)
+{
+    if (mc->current_year)
+        return mc->current_year;
+    time_t t = ev->source_ts_ms > 0 ? (time_t)(ev->source_ts_ms / 1000) : time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
 }
 
 /* --- routes -------------------------------------------------------------- */
@@ -255,6 +268,7 @@ void map_route_reset(map_route *r)
 {
     r->t = NULL;
     r->skipped_row = false;
+    r->unindexed_delete = false;
     map_route_set(&r->doc, &r->doc_cap, "");
     map_route_set(&r->rowkey, &r->rowkey_cap, "");
     map_route_set(&r->own_index, &r->own_index_cap, "");
@@ -384,8 +398,10 @@ static map_status map_own_index_doc(const map_table *t, const ev_event *ev, json
     if (c == 1 && map_index_skipped(e))
         return MAP_SKIP;
     if (c == 0 || !map_index_target(e)) {
-        if (ev->op == 'd')
-            return MAP_SKIP; /* a row never applied (skipped placeholder...) is gone */
+        if (ev->op == 'd') { /* never applied (a placeholder...), or by this batch: map_merge */
+            r->unindexed_delete = true;
+            return MAP_OK;
+        }
         snprintf(err, errlen, "table %s: row not indexed yet", t->table);
         return MAP_WAIT;
     }
@@ -477,8 +493,9 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     snprintf(own_index, sizeof own_index, "%s/%s:%s", mc->index_collection, t->table, rowkey);
     map_route_set(&r->own_index, &r->own_index_cap, own_index);
     const json_t *row = ev_row(ev);
+    int year = t->nskips ? map_event_year(mc, ev) : 0;
     for (size_t i = 0; i < t->nskips; i++)
-        if (map_skip_matches(mc, &t->skips[i], row)) {
+        if (map_skip_matches(&t->skips[i], row, year)) {
             if (!t->index || ev->op == 'd' || !map_is_parent(mc, t))
                 return MAP_SKIP;
             r->skipped_row = true; /* written as such into its index entry by map_merge */
@@ -486,11 +503,14 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
         }
     size_t before = json_array_size(needs);
     map_status st = map_find_doc(mc, t, ev, cache, r, needs, err, errlen);
-    if (st != MAP_OK)
+    if (st != MAP_OK || r->unindexed_delete)
         return st;
     json_t *doc;
-    if (map_cached(cache, r->doc, needs, &doc) == 0 && t->del == MAP_DEL_HARD && t->index)
-        map_cached(cache, r->own_index, needs, &doc); /* a hard delete's position lives there */
+    int have = map_cached(cache, r->doc, needs, &doc);
+    /* the row's own index entry: where it points now (map_merge repoints it when the
+     * row moved to another document), or a hard delete's position */
+    if (t->index && (ev->op != 'd' || (have == 0 && t->del == MAP_DEL_HARD)))
+        map_cached(cache, r->own_index, needs, &doc);
     if (ev->op != 'd') {
         for (size_t i = 0; i < t->nfields; i++) {
             const map_field *f = &t->fields[i];
@@ -576,16 +596,12 @@ static void map_position_path(const map_table *t, const map_route *r, char *path
     }
 }
 
-/* Whether the event is older than what the document (or a hard delete) holds; *known
- * says whether the document already held a position for this table or row. */
-static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath,
-                         bool *known)
+/* Whether the event is older than what the document (or a hard delete) holds. */
+static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath)
 {
     ev_position have;
     json_t *entry = json_object_get(cache, r->doc);
-    *known = false;
     if (json_is_object(entry) && map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &have)) {
-        *known = true;
         return ev_position_cmp(ev->pos, have) <= 0;
     }
     if (t->del == MAP_DEL_HARD && t->index) {
@@ -796,10 +812,26 @@ static void map_count(json_t *entry)
     json_object_set_new(entry, "_events", json_integer(n ? json_integer_value(n) + 1 : 1));
 }
 
-map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *r, json_t *cache, char *err,
+/* The row's index entry, as read (or written earlier in this batch), names its document. */
+static bool map_index_names(json_t *cache, const map_route *r)
+{
+    const char *at = map_index_target(json_object_get(cache, r->own_index));
+    return at && !strcmp(at, r->doc);
+}
+
+map_status map_merge(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
                      size_t errlen)
 {
     const map_table *t = r->t;
+    if (r->unindexed_delete) {
+        /* an earlier event of this batch may have indexed the row (and read its document) */
+        json_t *idx = json_object_get(cache, r->own_index);
+        const char *at = map_index_target(idx);
+        if (!at || !*at || !json_is_object(json_object_get(cache, at)))
+            return MAP_SKIP; /* never applied: nothing to delete */
+        map_route_set(&r->doc, &r->doc_cap, at);
+        r->unindexed_delete = false;
+    }
     if (r->skipped_row) {
         json_t *idx = map_entry(cache, r->own_index);
         map_put(idx, "skipped", fsv_bool(true));
@@ -808,8 +840,7 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
     }
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
-    bool known;
-    if (map_is_stale(t, ev, cache, r, ppath, &known))
+    if (map_is_stale(t, ev, cache, r, ppath))
         return MAP_STALE;
     if (ev->op == 'd' && t->del == MAP_DEL_IGNORE)
         return MAP_SKIP;
@@ -830,9 +861,10 @@ map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *
             map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
         map_derive(mc, t, entry);
     }
-    /* The index entry is written with the row's first state in this document; a
-     * document holding the row's position already has it (see docs/mapping.md). */
-    if (t->index && ev->op != 'd' && !known)
+    /* The index entry is written whenever it does not name this document: the row's
+     * first state, a row that moved (a kennitala changed, and changed back), a member
+     * who rejoined under a new id into a document that already holds member data. */
+    if (t->index && ev->op != 'd' && !map_index_names(cache, r))
         map_touch_index(mc, r, cache);
     map_count(entry);
     return MAP_OK;

@@ -73,7 +73,7 @@ typedef struct map_skip {
     char *column;
     char *prefix;     /* skip when the value's text starts with it */
     char *equals;     /* skip when it equals ("null" for null) */
-    char *not_equals; /* skip unless it equals ("$current_year" is this year) */
+    char *not_equals; /* skip unless it equals ("$current_year": the event's commit year) */
 } map_skip;
 
 typedef struct map_set {
@@ -123,7 +123,8 @@ typedef struct map_config {
     size_t ntables;
     map_derived *derived;
     size_t nderived;
-    int current_year;  /* for "$current_year" (tests set it) */
+    int current_year;  /* "$current_year" for every event (tests set it); 0: each event's
+                        * commit year (UTC) */
 } map_config;
 
 /* Builds the mapping from the group at setting (e.g. cfg_setting(cf, "mapping")); on a
@@ -155,6 +156,9 @@ typedef struct map_route {
     size_t doc_cap, rowkey_cap, own_index_cap; /* the strings are kept for the next event */
     bool skipped_row;    /* a skip rule matched a row whose children find it through its
                           * index entry: the entry says "skipped", so they are skipped too */
+    bool unindexed_delete; /* a delete whose row has no index entry in Firestore: map_merge
+                            * decides, once the batch's earlier events of the row are folded
+                            * in (an insert just before it indexes the row) */
 } map_route;
 
 /* A route starts zeroed ({0}). map_route_reset empties it (t NULL, the strings ""),
@@ -170,9 +174,10 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
                        map_route *route, json_t *needs, char *err, size_t errlen);
 
 /* Folds the event into cache[route->doc] (and the key index entry): MAP_OK, MAP_STALE,
- * MAP_SKIP or an error. event_time: RFC 3339 of the event's commit time. */
-map_status map_merge(const map_config *mc, const ev_event *ev, const map_route *route, json_t *cache,
-                     char *err, size_t errlen);
+ * MAP_SKIP or an error. Events of one batch are merged in their order; a delete that
+ * map_prepare could not place (unindexed_delete) gets its document here. */
+map_status map_merge(const map_config *mc, const ev_event *ev, map_route *route, json_t *cache, char *err,
+                     size_t errlen);
 
 /* The field paths map_prepare and map_merge ever read from a document (positions and
  * rows under metadata.sync, derived rules' inputs, index entries, looked-up columns):

@@ -359,10 +359,6 @@ map_config *map_load(cfg_file *cf, config_setting_t *group, cfg_error *err)
         return NULL;
     }
     map_config *mc = calloc(1, sizeof *mc);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    mc->current_year = tm.tm_year + 1900;
     if (map_get_string(&ld, group, "index_collection", false, &mc->index_collection) ||
         map_get_bool(&ld, group, "synced_at", true, &mc->synced_at))
         goto fail;

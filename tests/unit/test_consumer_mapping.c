@@ -85,6 +85,46 @@ static void commit_cache(world *w, json_t *cache)
     }
 }
 
+/* Several events in one batch, as apply.c runs them: all prepared against one cache,
+ * then merged in their order, then written. st[i]: each event's outcome. */
+static void run_batch_json(world *w, const char *const *texts, const char *const *keys, size_t n, map_status *st)
+{
+    char err[512];
+    ev_event *ev = calloc(n, sizeof *ev);
+    map_route *r = calloc(n, sizeof *r);
+    json_t **k = calloc(n, sizeof *k), *cache = json_object();
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ev_parse(texts[i], strlen(texts[i]), &ev[i], err, sizeof err), EV_OK);
+        k[i] = json_loads(keys[i], 0, NULL);
+        st[i] = MAP_NEED;
+    }
+    for (int round = 0; round < 8; round++) {
+        json_t *needs = json_array();
+        for (size_t i = 0; i < n; i++)
+            if (st[i] == MAP_NEED)
+                st[i] = map_prepare(w->mc, &ev[i], k[i], cache, &r[i], needs, err, sizeof err);
+        size_t j;
+        json_t *nm;
+        json_array_foreach(needs, j, nm) {
+            json_t *doc = json_object_get(w->store, json_string_value(nm));
+            json_object_set_new(cache, json_string_value(nm), doc ? json_deep_copy(doc) : json_null());
+        }
+        json_decref(needs);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (st[i] == MAP_OK)
+            st[i] = map_merge(w->mc, &ev[i], &r[i], cache, err, sizeof err);
+        map_route_free(&r[i]);
+        ev_free(&ev[i]);
+        json_decref(k[i]);
+    }
+    commit_cache(w, cache);
+    json_decref(cache);
+    free(ev);
+    free(r);
+    free(k);
+}
+
 /* Runs one event the way the consumer does: prepare until nothing is needed, merge, write. */
 /* Prepares and merges one event (JSON text) as the consumer would, the store playing
  * Firestore. */
@@ -287,6 +327,90 @@ static void fee_paid_makes_member_active(void **state)
     assert_int_equal(run_event(w, "fee_paid.json", "{\"id\":5}"), MAP_SKIP);
 }
 
+/* Without a fixed year, "$current_year" is the year the event was committed (UTC): a
+ * consumer started in one year applies the next year's fees, and a replay decides as
+ * the first run did. */
+#define FEE_EVENT                                                                                            \
+    "{\"before\":null,\"after\":{\"id\":%d,\"comrade_id\":42,\"year\":%d,\"date_paid\":\"%d-01-02\"},"          \
+    "\"source\":{\"ts_ms\":%lld,\"table\":\"billing_membershipfee\","                                              \
+    "\"sequence\":\"[\\\"24023000\\\",\\\"%d\\\"]\",\"lsn\":%d},\"op\":\"c\"}"
+
+static void current_year_is_the_commit_year(void **state)
+{
+    world *w = *state;
+    w->mc->current_year = 0;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    char ev[1024];
+    /* committed 2026-12-31T23:59:59.999Z: the 2027 fee is not this year's */
+    snprintf(ev, sizeof ev, FEE_EVENT, 6, 2027, 2026, 1798761599999LL, 24030000, 24030000);
+    assert_int_equal(run_event_json(w, ev, "{\"id\":6}"), MAP_SKIP);
+    /* committed 2027-01-01T00:00:00.000Z, the same process: it is */
+    snprintf(ev, sizeof ev, FEE_EVENT, 7, 2027, 2027, 1798761600000LL, 24031000, 24031000);
+    assert_int_equal(run_event_json(w, ev, "{\"id\":7}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "active");
+    int64_t year = 0;
+    assert_true(fsv_get_int(field(w, MEMBER, "membership.fee_year"), &year));
+    assert_int_equal(year, 2027);
+}
+
+#define COMRADE_EVENT                                                                                       \
+    "{\"before\":null,\"after\":{\"id\":%d,\"name\":\"J\",\"ssn\":\"%s\",\"deleted_at\":null},"                 \
+    "\"source\":{\"ts_ms\":1764041414123,\"table\":\"membership_comrade\","                                     \
+    "\"sequence\":\"[\\\"%d\\\",\\\"%d\\\"]\",\"lsn\":%d},\"op\":\"%s\"}"
+
+/* The key index follows a member row that moves between documents: a kennitala
+ * corrected and changed back, a member who rejoins under a new id. Otherwise the rows of
+ * other tables would go on to the document the member left (another person's
+ * kennitala), or wait for ever. */
+static void a_moved_member_row_repoints_its_index(void **state)
+{
+    world *w = *state;
+    char ev[1024];
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK); /* 0101302989 */
+    snprintf(ev, sizeof ev, COMRADE_EVENT, 42, "0101302998", 24100000, 24100000, 24100000, "u");
+    assert_int_equal(run_event_json(w, ev, "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), "members/0101302998");
+    snprintf(ev, sizeof ev, COMRADE_EVENT, 42, "0101302989", 24110000, 24110000, 24110000, "u");
+    assert_int_equal(run_event_json(w, ev, "{\"id\":42}"), MAP_OK);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
+    assert_null(field(w, "members/0101302998", "profile.email"));
+    /* member 42 leaves (soft delete keeps the document), and rejoins as row 43 */
+    snprintf(ev, sizeof ev, COMRADE_EVENT, 43, "0101302989", 24120000, 24120000, 24120000, "c");
+    assert_int_equal(run_event_json(w, ev, "{\"id\":43}"), MAP_OK);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), MEMBER);
+    /* an unchanged pointer is not written again */
+    size_t writes = w->writes;
+    snprintf(ev, sizeof ev, COMRADE_EVENT, 43, "0101302989", 24130000, 24130000, 24130000, "u");
+    assert_int_equal(run_event_json(w, ev, "{\"id\":43}"), MAP_OK);
+    assert_int_equal(w->writes, writes + 1);
+}
+
+/* A row inserted and deleted in one batch: the delete (whose "before" holds only the
+ * key) finds the row through the index entry the insert just wrote, instead of being
+ * skipped as a row never applied while the insert is written. */
+static void insert_and_delete_in_one_batch_leave_no_row(void **state)
+{
+    world *w = *state;
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "ref_union3.json", "{\"id\":3}"), MAP_OK);
+    size_t len1, len2;
+    char *ins = slurp("union_create.json", &len1), *del = slurp("union_delete.json", &len2);
+    const char *texts[] = { ins, del }, *keys[] = { "{\"id\":7}", "{\"id\":7}" };
+    map_status st[2];
+    run_batch_json(w, texts, keys, 2, st);
+    assert_int_equal(st[0], MAP_OK);
+    assert_int_equal(st[1], MAP_OK);
+    assert_int_equal(json_array_size(fsv_array_values(field(w, MEMBER, "membership.unions"))), 0);
+    /* a delete of a row that was never applied is still skipped */
+    const char *texts2[] = { del }, *keys2[] = { "{\"id\":8}" };
+    run_batch_json(w, texts2, keys2, 1, st);
+    assert_int_equal(st[0], MAP_SKIP);
+    free(ins);
+    free(del);
+}
+
 static void unknown_table_and_bad_key(void **state)
 {
     world *w = *state;
@@ -454,6 +578,9 @@ int main(void)
         T(toasted_value_leaves_field_alone),
         T(soft_delete_and_row_delete),
         T(placeholders_and_truncates_are_skipped),
+        T(current_year_is_the_commit_year),
+        T(a_moved_member_row_repoints_its_index),
+        T(insert_and_delete_in_one_batch_leave_no_row),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
