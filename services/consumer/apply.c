@@ -25,6 +25,7 @@
 #define APPLY_MAX_ROUNDS 8
 #define APPLY_GET_CHUNK 300 /* documents per :batchGet, at most */
 #define APPLY_MIN_CHUNK 50  /* ... and at least, when there are that many */
+#define APPLY_QUICK_REREADS 2 /* precondition failures of an event re-read at once; then it backs off */
 
 enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD };
 
@@ -47,7 +48,7 @@ typedef struct apply_ctx {
     json_t *contrib; /* name -> [batch index, ...] of the events that changed it */
     size_t *waits;   /* batch indices of the events waiting for a parent row */
     size_t nwaits;
-    bool auth_failed, wrote_ok;
+    bool auth_failed, answered_ok; /* some request was refused for its credentials / succeeded */
 } apply_ctx;
 
 static void apply_fail(apply_ctx *a, size_t i, int outcome, const char *cls, const char *msg, int64_t retry_after)
@@ -75,8 +76,10 @@ static void apply_drop_tree(cev *e)
 
 static void apply_parse(cev *e)
 {
-    if ((e->parsed && !e->dropped) || !e->rec.payload)
+    if ((e->parsed && !e->dropped && e->perr == EV_OK) || !e->rec.payload)
         return;
+    if (e->parsed && !e->dropped) /* a failed parse is redone: its error may have been */
+        apply_drop_tree(e);       /* overwritten since (a dead-letter send that failed) */
     char err[256];
     e->parsed = true;
     e->dropped = false;
@@ -212,6 +215,7 @@ static fs_class apply_read(apply_ctx *a, json_t *needs, fs_call *failed)
     for (size_t i = 0; i < nc; i++) {
         cm_request(calls[i].verb, calls[i].seconds);
         json_t *docs = calls[i].cls == FS_OK ? fs_parse_batch_get(a->c->fs, calls[i].response) : NULL;
+        a->answered_ok |= calls[i].cls == FS_OK;
         if (calls[i].cls == FS_OK && !docs) {
             calls[i].cls = FS_TRANSIENT;
             snprintf(calls[i].message, sizeof calls[i].message, "batchGet response is not a list");
@@ -389,14 +393,17 @@ static void apply_build_write(apply_ctx *a, jbuf *b, const char *name, json_t *e
         free(paths);
 }
 
-/* The outcome of one write, for every event that contributed to it. */
+/* The outcome of one write, for every event that contributed to it. together: how many
+ * events the failure covers - the write's, or its whole request's when the request was
+ * refused as a whole (a refusal of many is narrowed down event by event before any of
+ * them is dead-lettered). */
 static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const char *code, const char *msg,
-                               int64_t retry_after)
+                               int64_t retry_after, size_t together)
 {
     size_t k;
     json_t *ix;
     if (cls == FS_OK) {
-        a->wrote_ok = true;
+        a->answered_ok = true;
         return;
     }
     json_array_foreach(events, k, ix) {
@@ -407,7 +414,7 @@ static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const
             continue; /* already failed through another of its writes */
         if (x->route.own_index[0] && cls != FS_PRECONDITION)
             e->index_pending = true;
-        apply_fs_fail(a, i, cls, code, msg, retry_after, json_array_size(events));
+        apply_fs_fail(a, i, cls, code, msg, retry_after, together);
     }
 }
 
@@ -447,12 +454,15 @@ static size_t apply_write(apply_ctx *a)
         cm_request(calls[i].verb, calls[i].seconds);
         bool whole = calls[i].cls != FS_OK ||
                      fs_parse_batch_write(calls[i].response, cnt, cls, msg, code) != 0;
+        size_t in_request = 0;
+        for (size_t w = 0; w < cnt; w++)
+            in_request += json_array_size(evs[from + w]);
         for (size_t w = 0; w < cnt; w++) {
             if (whole)
                 apply_write_result(a, evs[from + w], calls[i].cls == FS_OK ? FS_TRANSIENT : calls[i].cls,
-                                   calls[i].status, calls[i].message, calls[i].retry_after_ms);
+                                   calls[i].status, calls[i].message, calls[i].retry_after_ms, in_request);
             else
-                apply_write_result(a, evs[from + w], cls[w], code[w], msg[w], -1);
+                apply_write_result(a, evs[from + w], cls[w], code[w], msg[w], -1, json_array_size(evs[from + w]));
         }
         fs_call_clear(&calls[i]);
     }
@@ -517,7 +527,7 @@ static void apply_settle(apply_ctx *a)
     if (a->auth_failed) {
         c->auth_failing = true;
         cm_auth_failure();
-    } else if (a->wrote_ok) {
+    } else if (a->answered_ok) { /* credentials work again (a read will do: a replay writes nothing) */
         c->auth_failing = false;
     }
 }
@@ -547,6 +557,13 @@ static void apply_log_failures(apply_ctx *a)
         log_write(e->attempts <= quiet ? LOG_DEBUG : LOG_INFO, "retrying %s[%d]@%lld: %s (%s), attempt %d",
                   a->qs[i]->topic, a->qs[i]->partition, (long long)e->offset, e->err->cls, why, e->attempts);
     }
+}
+
+/* The event's partition backs off: a failure to retry, or a precondition that keeps
+ * failing (a database that does not exist answers every read so). */
+static bool apply_backs_off(const apply_item *x, const cev *e)
+{
+    return x->outcome == OUT_RETRY || (x->outcome == OUT_REREAD && e->attempts > APPLY_QUICK_REREADS);
 }
 
 void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
@@ -588,7 +605,7 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
             progress = true;
         if (a.it[i].outcome == OUT_RETRY && !strcmp(a.b[i]->err->cls, "mapping.wait"))
             batch[i]->not_before_ms = clock_mono_ms() + partq_wait_delay(c, batch[i]->attempts);
-        else if (a.it[i].outcome == OUT_RETRY && q->blocked_until_ms <= clock_mono_ms())
+        else if (apply_backs_off(&a.it[i], batch[i]) && q->blocked_until_ms <= clock_mono_ms())
             partq_block(c, q, q->retry_after_ms);
         else if (batch[i]->state == CEV_DONE && !q->held)
             backoff_reset(&q->bo);

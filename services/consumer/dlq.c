@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/kafka.h"
@@ -81,6 +82,8 @@ void dlq_scrub(const char *in, char *out, size_t len)
         if (*p == '"') {
             quoted = !quoted;
             if (quoted) {
+                if (o + 5 >= len) /* the five bytes and the NUL must fit */
+                    break;
                 memcpy(out + o, "\"…\"", 5);
                 o += 5;
             }
@@ -174,11 +177,25 @@ int dlq_send(dlq *d, cev *e)
     return 0;
 }
 
+#define DLQ_PURGE_WAIT_MS 5000
+
 size_t dlq_flush(dlq *d, int timeout_ms)
 {
     if (d->sent == 0)
         return 0;
-    rd_kafka_flush(d->rk, timeout_ms);
+    if (rd_kafka_flush(d->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Not all acknowledged in time: the records go back to be retried, so no report
+         * may come later - its opaque is a record that may be freed by then (a revoke) or
+         * sent again. Purged records get their (failed) reports now. */
+        rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int waited = 0; rd_kafka_outq_len(d->rk) > 0 && waited < DLQ_PURGE_WAIT_MS; waited += 100)
+            rd_kafka_poll(d->rk, 100);
+        if (rd_kafka_outq_len(d->rk) > 0) {
+            log_error("dead-letter producer: reports still outstanding after a purge; exiting so that no "
+                      "late report can touch a released record (offsets of unacknowledged records were not stored)");
+            _exit(1);
+        }
+    }
     size_t failed = d->sent - d->acked;
     d->sent = d->acked = 0;
     return failed;

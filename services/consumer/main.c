@@ -62,6 +62,10 @@ static void cons_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_top
             e = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        /* librdkafka keeps an application pause across revoke and assign: a partition
+         * paused (backing off, or full) when it was revoked would come back paused for
+         * good, its new queue not knowing it */
+        rd_kafka_resume_partitions(rk, parts);
         log_info("assigned %d partition(s)", parts->cnt);
     } else {
         if (!rd_kafka_assignment_lost(rk))
@@ -298,6 +302,25 @@ static size_t cons_collect(cons *c, cev **batch, partq **qs, size_t max)
 {
     size_t n = 0;
     int64_t now = clock_mono_ms();
+    /* an event to apply alone goes first once it heads its partition: taken only when a
+     * batch was empty, it would wait for as long as any partition before its own had
+     * something pending */
+    for (partq *q = c->parts; q; q = q->next) {
+        if (q->blocked_until_ms > now)
+            continue;
+        for (size_t i = 0; i < q->count; i++) {
+            cev *e = partq_at(q, i);
+            if (e->state == CEV_DONE)
+                continue;
+            if (e->isolate && e->not_before_ms <= now) {
+                q->blocked_until_ms = 0;
+                batch[0] = e;
+                qs[0] = q;
+                return 1;
+            }
+            break;
+        }
+    }
     for (partq *q = c->parts; q && n < max; q = q->next) {
         if (q->blocked_until_ms > now)
             continue;

@@ -78,6 +78,13 @@ static void dead_letter_messages_hide_member_data(void **state)
     assert_non_null(strstr(out, "column ssn"));
     dlq_scrub("lsn 12345 at offset 17", out, sizeof out); /* short numbers stay */
     assert_string_equal(out, "lsn 12345 at offset 17");
+    /* a quote where its five bytes would end at the buffer's end: cut, never past it */
+    char small[12];
+    memset(small, 'x', sizeof small);
+    dlq_scrub("abcde\"0101302989\"", small, 10);
+    assert_string_equal(small, "abcde");
+    assert_int_equal(small[10], 'x');
+    assert_int_equal(small[11], 'x');
 }
 
 static void settings_from_file_and_environment(void **state)
