@@ -292,7 +292,12 @@ static void apply_prepare(apply_ctx *a)
             switch (x->st) {
             case MAP_OK:
             case MAP_NEED: break;
-            case MAP_SKIP: x->outcome = OUT_SKIP; break;
+            case MAP_SKIP:
+                x->outcome = OUT_SKIP;
+                if (e->ev.op == 't') /* no rows to remove one by one: say so */
+                    log_warn("TRUNCATE of %s skipped: its rows stay in Firestore until the table is snapshotted again",
+                             e->ev.table);
+                break;
             case MAP_WAIT: apply_wait(a, i, err); break;
             default: apply_fail(a, i, OUT_DLQ, map_status_class(x->st), err, 0); break;
             }
