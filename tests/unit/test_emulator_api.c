@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tools/firestore-emulator/emu_api.h"
+#include "tools/firestore-emulator/emu_persist.h"
 #include "tools/firestore-emulator/emu_fault.h"
 
 #define DB "projects/p/databases/(default)"
@@ -426,6 +427,70 @@ static void test_run_query(void **state)
     free(ids);
 }
 
+/* Details of the published v1 API that a client written to Google's reference relies on
+ * (found in a review against it). */
+static void test_published_api_details(void **state)
+{
+    fixture *f = *state;
+    int http;
+    json_decref(call(f, "PATCH", V1 "/c/a", NULL, "{\"fields\":{\"v\":{\"integerValue\":\"1\"}}}", &http));
+    /* an empty DocumentMask is {} in proto3 JSON: existence only, no fields */
+    expect_call(f, "POST", V1 ":batchGet", NULL, "{\"documents\":[\"" DOC_A "\"],\"mask\":{}}", 200,
+                "[{\"found\":{\"name\":\"" DOC_A "\",\"createTime\":\"T\",\"updateTime\":\"T\"},\"readTime\":\"T\"}]");
+    expect_call(f, "POST", V1 ":batchGet", NULL, "{\"documents\":[\"" DOC_A "\"],\"mask\":{\"paths\":[]}}", 400,
+                "{\"error\":{\"code\":400,\"message\":\"Invalid value at 'mask': expected {\\\"fieldPaths\\\":[...]}\","
+                "\"status\":\"INVALID_ARGUMENT\"}}");
+    /* a field name that is not [A-Za-z_][A-Za-z0-9_]* must be backquoted in a path */
+    const char *unquoted[] = { "updateMask.fieldPaths=a-b", "updateMask.fieldPaths=m.0101302989",
+                               "updateMask.fieldPaths=24_hours" };
+    for (size_t i = 0; i < sizeof unquoted / sizeof unquoted[0]; i++) {
+        json_decref(call(f, "PATCH", V1 "/c/a", unquoted[i], "{}", &http));
+        if (http != 400)
+            fail_msg("%s: HTTP %d, want 400", unquoted[i], http);
+    }
+    json_decref(call(f, "PATCH", V1 "/c/a", "updateMask.fieldPaths=m.`0101302989`",
+                     "{\"fields\":{\"m\":{\"mapValue\":{\"fields\":{\"0101302989\":{\"booleanValue\":true}}}}}}", &http));
+    assert_int_equal(http, 200);
+    /* a document id is one segment */
+    json_decref(call(f, "POST", V1 "/c", "documentId=a/sub/b", "{}", &http));
+    assert_int_equal(http, 400);
+    /* list: showMissing with orderBy is refused; readTime is not kept */
+    json_decref(call(f, "GET", V1 "/c", "showMissing=true&orderBy=v", NULL, &http));
+    assert_int_equal(http, 400);
+    json_decref(call(f, "GET", V1 "/c", "readTime=2026-01-01T00:00:00Z", NULL, &http));
+    assert_int_equal(http, 400);
+    /* every inequality field not ordered yet is appended, by name, in the last direction */
+    const char *rows[] = { "{\"age\":{\"integerValue\":\"30\"},\"town\":{\"stringValue\":\"R\"}}",
+                           "{\"age\":{\"integerValue\":\"40\"},\"town\":{\"stringValue\":\"A\"}}",
+                           "{\"age\":{\"integerValue\":\"20\"},\"town\":{\"stringValue\":\"R\"}}" };
+    for (int i = 0; i < 3; i++) {
+        char path[128], body[256];
+        snprintf(path, sizeof path, V1 "/folk/f%d", i);
+        snprintf(body, sizeof body, "{\"fields\":%s}", rows[i]);
+        json_decref(call(f, "PATCH", path, NULL, body, &http));
+    }
+    const char *both = "{\"from\":[{\"collectionId\":\"folk\"}],\"where\":{\"compositeFilter\":{\"op\":\"AND\",\"filters\":["
+                       "{\"fieldFilter\":{\"field\":{\"fieldPath\":\"town\"},\"op\":\"GREATER_THAN\",\"value\":{\"stringValue\":\"\"}}},"
+                       "{\"fieldFilter\":{\"field\":{\"fieldPath\":\"age\"},\"op\":\"LESS_THAN\",\"value\":{\"integerValue\":\"100\"}}}]}}";
+    char sq[1024];
+    snprintf(sq, sizeof sq, "%s}", both);
+    expect_query(f, sq, "f2,f0,f1"); /* age, then town */
+    snprintf(sq, sizeof sq, "%s,\"orderBy\":[{\"field\":{\"fieldPath\":\"town\"},\"direction\":\"DESCENDING\"}]}", both);
+    expect_query(f, sq, "f0,f2,f1"); /* town descending, then age descending */
+    /* times go on from an imported document's, even one from a clock far ahead */
+    json_t *file = json_pack("{s:[{s:s,s:{},s:s,s:s}]}", "documents", "name", DB "/documents/c/late", "fields",
+                             "createTime", "2100-01-01T00:00:00Z", "updateTime", "2100-01-01T00:00:00Z");
+    emu_status st;
+    assert_int_equal(emu_persist_import(f->ctx, file, &st), 0);
+    json_decref(file);
+    json_t *w = call_raw(f, "PATCH", V1 "/c/late", NULL, "{\"fields\":{\"v\":{\"integerValue\":\"2\"}}}", &http, false);
+    assert_int_equal(http, 200);
+    const char *ut = json_string_value(json_object_get(w, "updateTime"));
+    if (strncmp(ut, "2100-01-01T00:00:00.", 20) != 0) /* a microsecond later, not now */
+        fail_msg("updateTime %s after an import at 2100-01-01T00:00:00Z", ut);
+    json_decref(w);
+}
+
 static void test_bad_requests(void **state)
 {
     fixture *f = *state;
@@ -713,6 +778,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_and_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_published_api_details, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_time_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_time_document_changed_in_between, setup, teardown),
     };

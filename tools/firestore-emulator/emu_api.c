@@ -236,7 +236,9 @@ static int emu_api_create(emu_ctx *ctx, const emu_route *r, const emu_request *r
     snprintf(dr.name, sizeof dr.name, "%s/%s", r->name, given && *given ? given : id);
     emu_write w = { .op = EMU_WRITE_UPDATE, .has_exists = true, .exists = false };
     const char *name;
-    int rc = emu_name_check_document(dr.name, r->database, st);
+    int rc = given && strchr(given, '/') /* an id, not a path (it would name a subcollection's document) */
+                 ? emu_fail(st, EMU_INVALID_ARGUMENT, "Document id \"%.200s\" must not contain '/'.", given)
+                 : emu_name_check_document(dr.name, r->database, st);
     if (rc == 0)
         rc = emu_document_parse(body, &w.fields, &name, st);
     w.name = strdup(dr.name);
@@ -324,7 +326,7 @@ static int emu_api_dispatch(emu_ctx *ctx, const emu_route *r, const emu_request 
     case EMU_ROUTE_COLLECTION:
         rs->route = emu_is(rq, "GET") ? "list" : "create";
         if (emu_is(rq, "GET"))
-            return emu_api_list(ctx, r->name, rq, &rs->json, st);
+            return emu_no_read_time(rq, st) != 0 ? -1 : emu_api_list(ctx, r->database, r->name, rq, &rs->json, st);
         if (emu_is(rq, "POST"))
             return emu_api_create(ctx, r, rq, body, &rs->json, st);
         return emu_method_error(rq, st);

@@ -104,6 +104,7 @@ extern void (*emu_batch_prepared_hook)(emu_ctx *ctx);
 /* emu_query.c */
 int emu_api_run_query(emu_ctx *ctx, const char *database, const char *parent, const json_t *body, json_t **out,
                       emu_status *st);
-int emu_api_list(emu_ctx *ctx, const char *collection, const emu_request *rq, json_t **out, emu_status *st);
+int emu_api_list(emu_ctx *ctx, const char *database, const char *collection, const emu_request *rq, json_t **out,
+                 emu_status *st);
 
 #endif

@@ -451,7 +451,7 @@ int emu_api_batch_get(emu_ctx *ctx, const char *database, const json_t *body, js
     json_t *m = json_object_get(body, "mask");
     if (emu_batch_get_names(body, database, st) != 0)
         return -1;
-    if (m && emu_mask_parse(json_object_get(m, "fieldPaths"), &mask, &nmask, st) != 0)
+    if (m && emu_mask_object_parse(m, "mask", &mask, &nmask, st) != 0)
         return -1;
     char txn_buf[64];
     const char *txn;

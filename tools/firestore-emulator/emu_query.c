@@ -155,18 +155,46 @@ static bool emu_is_inequality(int op)
            op == EMU_OP_NIN;
 }
 
-static const emu_fieldref *emu_first_inequality(const emu_filter *f)
+/* Segment by segment: 0 when equal, else the order of the first difference. */
+static int emu_fieldpath_cmp(const emu_fieldpath *a, const emu_fieldpath *b)
+{
+    for (int i = 0; i < a->n && i < b->n; i++) {
+        int c = strcmp(a->seg[i], b->seg[i]);
+        if (c)
+            return c;
+    }
+    return (a->n > b->n) - (a->n < b->n);
+}
+
+/* The fields the filter compares with an inequality (not __name__), each once. */
+static void emu_inequalities(const emu_filter *f, const emu_fieldref **out, int *n, int cap)
 {
     if (!f)
-        return NULL;
-    if (f->kind == EMU_F_FIELD)
-        return emu_is_inequality(f->op) ? &f->field : NULL;
-    for (int i = 0; i < f->nsubs; i++) {
-        const emu_fieldref *r = emu_first_inequality(&f->subs[i]);
-        if (r)
-            return r;
+        return;
+    if (f->kind == EMU_F_FIELD) {
+        if (!emu_is_inequality(f->op) || f->field.is_name || *n == cap)
+            return;
+        for (int i = 0; i < *n; i++)
+            if (emu_fieldpath_cmp(&out[i]->path, &f->field.path) == 0)
+                return;
+        out[(*n)++] = &f->field;
+        return;
     }
-    return NULL;
+    for (int i = 0; i < f->nsubs; i++)
+        emu_inequalities(&f->subs[i], out, n, cap);
+}
+
+static int emu_filter_count(const emu_filter *f)
+{
+    int n = f ? 1 : 0;
+    for (int i = 0; f && i < f->nsubs; i++)
+        n += emu_filter_count(&f->subs[i]);
+    return n;
+}
+
+static int emu_fieldref_ptr_cmp(const void *a, const void *b)
+{
+    return emu_fieldpath_cmp(&(*(const emu_fieldref *const *)a)->path, &(*(const emu_fieldref *const *)b)->path);
 }
 
 static void emu_fieldref_copy(emu_fieldref *dst, const emu_fieldref *src)
@@ -178,7 +206,8 @@ static void emu_fieldref_copy(emu_fieldref *dst, const emu_fieldref *src)
 static int emu_order_parse(const json_t *list, emu_query *q, emu_status *st)
 {
     size_t n = json_array_size(list);
-    q->order = calloc(n + 2, sizeof *q->order);
+    int cap = emu_filter_count(q->where);
+    q->order = calloc(n + (size_t)cap + 1, sizeof *q->order);
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(list, i), *dir = json_object_get(o, "direction");
         int d = 1;
@@ -189,9 +218,22 @@ static int emu_order_parse(const json_t *list, emu_query *q, emu_status *st)
         if (emu_fieldref_parse(json_object_get(o, "field"), &q->order[i].field, st) != 0)
             return -1;
     }
-    const emu_fieldref *ineq = emu_first_inequality(q->where);
-    if (q->norder == 0 && ineq && !ineq->is_name)
-        emu_fieldref_copy(&q->order[q->norder++].field, ineq);
+    /* StructuredQuery.orderBy: the fields of inequality filters not ordered already are
+     * appended in the order of their names, with the last order's direction */
+    const emu_fieldref **ineq = calloc(cap ? (size_t)cap : 1, sizeof *ineq);
+    int nineq = 0, given = q->norder;
+    emu_inequalities(q->where, ineq, &nineq, cap);
+    qsort(ineq, (size_t)nineq, sizeof *ineq, emu_fieldref_ptr_cmp);
+    for (int i = 0; i < nineq; i++) {
+        bool ordered = false;
+        for (int k = 0; k < given && !ordered; k++)
+            ordered = !q->order[k].field.is_name && emu_fieldpath_cmp(&q->order[k].field.path, &ineq[i]->path) == 0;
+        if (ordered)
+            continue;
+        q->order[q->norder].desc = q->norder > 0 && q->order[q->norder - 1].desc;
+        emu_fieldref_copy(&q->order[q->norder++].field, ineq[i]);
+    }
+    free(ineq);
     if (q->norder == 0 || !q->order[q->norder - 1].field.is_name) {
         q->order[q->norder].field.is_name = true;
         q->order[q->norder].desc = q->norder > 0 && q->order[q->norder - 1].desc;
@@ -638,13 +680,16 @@ static void emu_list_show_missing(emu_store *store, const char *collection, cons
     }
 }
 
-int emu_api_list(emu_ctx *ctx, const char *collection, const emu_request *rq, json_t **out, emu_status *st)
+int emu_api_list(emu_ctx *ctx, const char *database, const char *collection, const emu_request *rq, json_t **out,
+                 emu_status *st)
 {
     long long size, offset;
     if (emu_page_params(rq, &size, &offset, st) != 0)
         return -1;
-    const char *ob = emu_param_get(rq, "orderBy");
+    const char *ob = emu_param_get(rq, "orderBy"), *txn = emu_param_get(rq, "transaction");
     bool show_missing = emu_param_get(rq, "showMissing") && strcmp(emu_param_get(rq, "showMissing"), "true") == 0;
+    if (show_missing && ob)
+        return emu_fail(st, EMU_INVALID_ARGUMENT, "Requests with show_missing may not specify where or order_by.");
     json_t *sq = json_pack("{s:[{s:s}]}", "from", "collectionId", emu_name_id(collection)), *order = NULL;
     if (ob && emu_order_param(ob, &order, st) != 0) {
         json_decref(order);
@@ -678,12 +723,19 @@ int emu_api_list(emu_ctx *ctx, const char *collection, const emu_request *rq, js
     } else {
         size_t n;
         emu_qdoc *all = emu_query_scan(ctx->store, parent, &q, &n);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && rc == 0; i++) { /* in a transaction: every document the listing read */
+            if (txn)
+                rc = emu_txn_read_doc(ctx->txns, txn, database, all[i].name, all[i].doc->update_us, st);
             json_array_append_new(docs, emu_query_doc_json(&q, all[i].doc, all[i].fields));
+        }
         emu_qdocs_free(all, n);
     }
     emu_store_unlock(ctx->store);
     emu_query_clear(&q);
+    if (rc != 0) {
+        json_decref(docs);
+        return -1;
+    }
     /* the page: [offset, offset+size) */
     size_t total = json_array_size(docs), from = (size_t)offset < total ? (size_t)offset : total;
     size_t to = size >= 0 && from + (size_t)size < total ? from + (size_t)size : total;

@@ -120,6 +120,9 @@ const emu_doc *emu_store_get(emu_store *s, const char *name)
 
 void emu_store_put(emu_store *s, const char *name, char *text, int64_t create_us, int64_t update_us)
 {
+    /* times only go forward, also past an imported document's (a file from a clock ahead) */
+    if (update_us > __atomic_load_n(&s->last_us, __ATOMIC_RELAXED))
+        __atomic_store_n(&s->last_us, update_us, __ATOMIC_RELEASE);
     emu_node *update[EMU_SKIP_MAX];
     emu_node *n = emu_find(s, name, update);
     if (n && strcmp(n->doc.name, name) == 0) {

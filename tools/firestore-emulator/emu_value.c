@@ -827,6 +827,19 @@ static const char *emu_fieldpath_quoted(const char *p, emu_fieldpath *fp, size_t
     return p + 1;
 }
 
+/* An unquoted segment: [A-Za-z_][A-Za-z0-9_]* (Firestore's "simple field name"). */
+static bool emu_simple_name(const char *p, size_t n)
+{
+    if (p[0] >= '0' && p[0] <= '9')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 int emu_fieldpath_parse(const char *text, emu_fieldpath *fp, emu_status *st)
 {
     size_t segs = emu_fieldpath_alloc(fp, text);
@@ -838,7 +851,7 @@ int emu_fieldpath_parse(const char *text, emu_fieldpath *fp, emu_status *st)
             p = emu_fieldpath_quoted(p + 1, fp, segs);
         } else {
             size_t n = strcspn(p, ".`");
-            if (n == 0 || p[n] == '`') {
+            if (n == 0 || p[n] == '`' || !emu_simple_name(p, n)) { /* others must be quoted */
                 p = NULL;
                 break;
             }

@@ -26,6 +26,16 @@ int emu_known_keys(const json_t *obj, const char *const *allowed, const char *wh
     return 0;
 }
 
+int emu_mask_object_parse(const json_t *mask, const char *what, emu_fieldpath **out, int *n, emu_status *st)
+{
+    const json_t *paths = json_object_get(mask, "fieldPaths");
+    *out = NULL;
+    *n = 0;
+    if (!json_is_object(mask) || json_object_size(mask) != (paths != NULL))
+        return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at '%s': expected {\"fieldPaths\":[...]}", what);
+    return paths ? emu_mask_parse(paths, out, n, st) : 0; /* proto3 JSON leaves an empty list out */
+}
+
 int emu_mask_parse(const json_t *paths, emu_fieldpath **out, int *n, emu_status *st)
 {
     *out = NULL;
@@ -198,12 +208,9 @@ static int emu_write_parse_update(const json_t *w, const char *database, emu_wri
     out->name = strdup(name);
     json_t *mask = json_object_get(w, "updateMask");
     if (mask) {
-        json_t *paths = json_object_get(mask, "fieldPaths");
-        if (!json_is_object(mask) || json_object_size(mask) != (paths != NULL))
-            return emu_fail(st, EMU_INVALID_ARGUMENT, "Invalid value at 'update_mask': expected {\"fieldPaths\":[...]}");
-        out->has_mask = true;
-        if (paths && emu_mask_parse(paths, &out->mask, &out->nmask, st) != 0)
+        if (emu_mask_object_parse(mask, "update_mask", &out->mask, &out->nmask, st) != 0)
             return -1;
+        out->has_mask = true;
     }
     json_t *tr = json_object_get(w, "updateTransforms");
     return tr ? emu_transforms_parse(tr, out, st) : 0;

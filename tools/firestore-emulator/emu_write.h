@@ -80,6 +80,9 @@ int emu_write_parse(const json_t *w, const char *database, emu_write *out, emu_s
 int emu_precondition_parse(const json_t *pc, emu_write *w, emu_status *st);
 /* Parses a list of field path strings (a DocumentMask's fieldPaths). */
 int emu_mask_parse(const json_t *paths, emu_fieldpath **out, int *n, emu_status *st);
+/* Parses a DocumentMask object ({"fieldPaths": [...]}, or {} for no fields); what names
+ * it in the error. */
+int emu_mask_object_parse(const json_t *mask, const char *what, emu_fieldpath **out, int *n, emu_status *st);
 void emu_mask_free(emu_fieldpath *paths, int n);
 /* Parses a Document body ({"name"?,"fields"?,...}) into canonical fields. */
 int emu_document_parse(const json_t *doc, json_t **fields, const char **name, emu_status *st);
