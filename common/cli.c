@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,12 +12,15 @@
 
 volatile sig_atomic_t cli_stop;
 static struct timespec cli_stop_at; /* CLOCK_MONOTONIC at the first stop signal */
+static sem_t cli_stop_sem;          /* posted with the first stop signal */
 
 static void cli_on_signal(int sig)
 {
     (void)sig;
-    if (!cli_stop)
-        clock_gettime(CLOCK_MONOTONIC, &cli_stop_at); /* async-signal-safe */
+    if (!cli_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &cli_stop_at); /* both async-signal-safe */
+        sem_post(&cli_stop_sem);
+    }
     cli_stop = 1;
 }
 
@@ -29,6 +33,12 @@ typedef struct cli_watchdog {
 static void *cli_watch(void *arg)
 {
     cli_watchdog *w = arg;
+    if (w->deadline.tv_sec == 0) { /* armed before the stop: wait for its signal */
+        while (sem_wait(&cli_stop_sem) != 0)
+            ; /* EINTR */
+        w->deadline = cli_stop_at;
+        w->deadline.tv_sec += w->budget_s;
+    }
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &w->deadline, NULL) == EINTR)
         ; /* interrupted by a signal: sleep on */
     log_warn("stopping took over %d s: exiting without %s", w->budget_s, w->what);
@@ -38,10 +48,13 @@ static void *cli_watch(void *arg)
 void cli_stop_within(int budget_s, const char *what)
 {
     static cli_watchdog w;
-    clock_gettime(CLOCK_MONOTONIC, &w.deadline);
-    if (cli_stop && cli_stop_at.tv_sec)
-        w.deadline = cli_stop_at;
-    w.deadline.tv_sec += budget_s;
+    w.deadline = (struct timespec){ 0 };
+    if (cli_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+        if (cli_stop_at.tv_sec)
+            w.deadline = cli_stop_at;
+        w.deadline.tv_sec += budget_s;
+    }
     w.budget_s = budget_s;
     w.what = what;
     pthread_t t;
@@ -51,6 +64,7 @@ void cli_stop_within(int budget_s, const char *what)
 
 void cli_catch_stop_signals(void)
 {
+    sem_init(&cli_stop_sem, 0, 0);
     struct sigaction sa = { .sa_handler = cli_on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

@@ -12,7 +12,9 @@ void cli_catch_stop_signals(void);
 /* Bounds a clean stop: if the process is still running budget_s seconds after the stop
  * signal (say, Kafka went away and a final commit waits for it), logs why as a warning
  * (what: what was not finished) and exits with status 0, as an orchestrator expects of a
- * stop it asked for. Call it when the stop begins. */
+ * stop it asked for. Called before the stop (after cli_catch_stop_signals), it waits
+ * for the signal, so that the budget holds however long the work in hand takes;
+ * called after it, it counts from the signal too. Once per process. */
 void cli_stop_within(int budget_s, const char *what);
 
 /* Parses -c/--config FILE and -h/--help, then starts the service's logs (log.h).

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/json_tree.h"
 #include "common/log.h"
@@ -270,11 +271,27 @@ static void apply_skip_target_reads(apply_ctx *a, json_t *needs)
     }
 }
 
+/* A stop was asked for (SIGTERM): what is not decided yet is left for the partitions'
+ * next owner, so that the consumer exits within its budget. Stale and skipped events
+ * stay finished: that needed no write. */
+static bool apply_abandon(apply_ctx *a)
+{
+    if (!cli_stop)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->it[i].outcome == OUT_NONE || a->it[i].outcome == OUT_APPLIED)
+            a->it[i].outcome = OUT_HELD;
+    json_object_clear(a->contrib);
+    return true;
+}
+
 /* Step 2. */
 static void apply_prepare(apply_ctx *a)
 {
     const map_config *mc = a->c->mc;
     for (int round = 0; round < APPLY_MAX_ROUNDS; round++) {
+        if (round > 0 && apply_abandon(a))
+            return;
         json_t *needs = json_object();
         for (size_t i = 0; i < a->n; i++) {
             cev *e = a->b[i];
@@ -596,6 +613,7 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
     int64_t t2 = clock_mono_us();
     apply_merge(&a);
     int64_t t3 = clock_mono_us();
+    apply_abandon(&a);
     size_t writes = apply_write(&a);
     int64_t t4 = clock_mono_us();
     apply_settle(&a);

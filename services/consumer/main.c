@@ -382,6 +382,8 @@ static int cons_run(cons *c)
         int64_t t0 = clock_mono_us();
         cons_poll(c);
         log_debug("polled %lld us, %zu buffered", (long long)(clock_mono_us() - t0), c->buffered);
+        if (cons_stop)
+            break; /* no new batch once the stop is asked for */
         size_t n = cons_collect(c, batch, qs, max);
         if (n) {
             apply_batch(c, batch, qs, n);
@@ -405,9 +407,6 @@ static void cons_shutdown(cons *c)
 {
     int64_t t0 = clock_mono_ms();
     log_info("stopping: committing applied offsets and leaving the group");
-    cli_stop_within(CONS_STOP_BUDGET_S, "its final commit and leaving the group (Kafka did not answer in time); "
-                                        "the next owner of its partitions reads from the last committed offsets "
-                                        "and skips what was applied");
     for (partq *q = c->parts; q; q = q->next)
         partq_advance(c, q);
     cons_commit(c, "shutdown");
@@ -462,6 +461,11 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         cli_catch_stop_signals();
+        /* armed now, counted from the stop signal: a batch that outlasts it (Firestore or
+         * Kafka not answering) cannot push the exit past the budget */
+        cli_stop_within(CONS_STOP_BUDGET_S, "its batch, its final commit or leaving the group (Firestore or Kafka "
+                                            "did not answer in time); the next owner of its partitions reads from "
+                                            "the last committed offsets and skips what was applied");
         rate_init(&c.rate, c.set.max_writes_per_second, c.set.ramp, c.set.ramp_start);
         fs_set_idle(c.fs, apply_decode_ahead, &c);
         c.last_progress_ms = clock_mono_ms();

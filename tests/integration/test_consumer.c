@@ -740,6 +740,48 @@ static void auth_failures_are_not_dead_lettered(void **state)
     assert_int_equal(read_dlq(f, "membership_comrade", rec, 1, 3000), 0);
 }
 
+static bool consumer_talks_to_emulator(void *ud)
+{
+    return th_tcp_established(((fixture *)ud)->emu_port);
+}
+
+/* SIGTERM while Firestore does not answer: the batch in flight is abandoned and the
+ * consumer still exits 0 within its budget (25 s from the signal, inside compose's 30 s
+ * grace); the next consumer applies everything. */
+static void stop_with_firestore_stuck_is_bounded(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, (const char *const[]){ "--fault", "latency=60000", NULL });
+    make_topics(f, 1);
+    for (long id = 1; id <= 10; id++) {
+        char ssn[16], name[32];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(name, sizeof name, "member %ld", id);
+        produce_comrade(f, 'c', id, ssn, name, 7000 + (uint64_t)id * 10, NULL);
+    }
+    flush(f);
+    /* a short session: it will leave without a goodbye, and the group waits that long */
+    start_consumer(f, f->group,
+                   (const char *const[]){ "EKKLESIA_FIRESTORE_TIMEOUT_MS=60000", "KAFKA_SESSION_TIMEOUT_MS=6000", NULL });
+    /* its first read is in flight (held for a minute) */
+    assert_true(th_wait_until(consumer_talks_to_emulator, f, 20000));
+    int64_t t0 = clock_mono_ms();
+    int st = th_stop(f->consumer, SIGTERM, 30000); /* killed (not exited) past 30 s */
+    f->consumer = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(clock_mono_ms() - t0 < 30000);
+    char log[600];
+    snprintf(log, sizeof log, "%s/consumer-%s.log", th_env("EKKLESIA_TEST_TMPDIR"), f->group);
+    assert_true(th_file_has(log, "stopping took over 25 s"));
+    /* nothing was committed past what was applied: a consumer on a working Firestore
+     * applies all ten */
+    th_stop(f->emu, SIGTERM, 5000);
+    start_emulator(f, NULL);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 30000);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -751,6 +793,7 @@ int main(void)
         T(a_waiting_child_holds_back_only_its_key),
         T(group_of_three_survives_kill_and_restart),
         T(auth_failures_are_not_dead_lettered),
+        T(stop_with_firestore_stuck_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,14 +126,7 @@ static void pt_teardown(ptest *t)
 /* Whether a line of the producer's log holds text. */
 static bool pt_log_has(const ptest *t, const char *text)
 {
-    FILE *f = fopen(t->log, "r");
-    char line[4096];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    if (f)
-        fclose(f);
-    return found;
+    return th_file_has(t->log, text);
 }
 
 static void pt_read(ptest *t)

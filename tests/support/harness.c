@@ -218,6 +218,33 @@ int th_stop(pid_t pid, int sig, int timeout_ms)
     return -1;
 }
 
+bool th_file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+bool th_tcp_established(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        unsigned rport, state; /* "sl: local_address rem_address st ...", addresses HEX:PORT */
+        if (sscanf(line, " %*d: %*x:%*x %*x:%x %x", &rport, &state) == 2)
+            found = (int)rport == port && state == 1; /* TCP_ESTABLISHED */
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 bool th_wait_until(bool (*cond)(void *ud), void *ud, int timeout_ms)
 {
     struct timespec start, now;

@@ -47,6 +47,12 @@ int th_stop(pid_t pid, int sig, int timeout_ms);
 /* True when pid has exited (reaps it); *status receives the waitpid status. */
 bool th_exited(pid_t pid, int *status);
 
+/* Whether a line of the file (a process's log) holds text. */
+bool th_file_has(const char *path, const char *text);
+/* Whether some local TCP connection to 127.0.0.1:port is established (a client of a
+ * server the test runs has sent its first request). */
+bool th_tcp_established(int port);
+
 /* Polls cond every 20 ms until it returns true or timeout_ms passes. */
 bool th_wait_until(bool (*cond)(void *ud), void *ud, int timeout_ms);
 /* Waits until something accepts TCP connections on 127.0.0.1:port. */
