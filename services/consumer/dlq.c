@@ -125,18 +125,27 @@ static void dlq_time(int64_t ms, char *buf, size_t len)
     clock_format_rfc3339_us(ms * 1000, buf, len);
 }
 
-static int dlq_ensure(dlq *d, const char *topic)
+#define DLQ_ENSURE_AGAIN_MS 30000
+
+/* Creates the dead-letter topic if it is missing, once. When that fails the record is
+ * produced all the same: a principal may write to a topic an operator created but not
+ * create topics (CreateTopics then answers TOPIC_AUTHORIZATION_FAILED even for an
+ * existing topic), or a policy may refuse creation. If the topic really is missing the
+ * record's delivery fails and it is retried; the creation is tried again after
+ * DLQ_ENSURE_AGAIN_MS, never once per record (each try can wait 12 s for Kafka). */
+static void dlq_ensure(dlq *d, const char *topic)
 {
-    if (json_object_get(d->ensured, topic))
-        return 0;
+    json_t *seen = json_object_get(d->ensured, topic); /* true, or when to try again */
+    if (json_is_true(seen) || (json_is_integer(seen) && clock_mono_ms() < json_integer_value(seen)))
+        return;
     char err[256];
     const char *t[] = { topic };
     if (kafka_ensure_topics(d->rk, t, 1, (int)d->set->dlq_partitions, -1, 10000, err, sizeof err) != 0) {
-        log_warn("creating dead-letter topic %s: %s", topic, err);
-        return -1;
+        log_warn("creating dead-letter topic %s: %s (producing to it anyway)", topic, err);
+        json_object_set_new(d->ensured, topic, json_integer(clock_mono_ms() + DLQ_ENSURE_AGAIN_MS));
+        return;
     }
     json_object_set_new(d->ensured, topic, json_true());
-    return 0;
 }
 
 int dlq_send(dlq *d, cev *e)
@@ -144,8 +153,7 @@ int dlq_send(dlq *d, cev *e)
     const crec *m = &e->rec;
     char topic[512], num[32], t1[40], t2[40], msg[256];
     snprintf(topic, sizeof topic, "%s%s", m->topic, d->set->dlq_suffix);
-    if (dlq_ensure(d, topic) != 0)
-        return -1;
+    dlq_ensure(d, topic);
     rd_kafka_headers_t *h = m->headers ? rd_kafka_headers_copy(m->headers) : rd_kafka_headers_new(12);
     dlq_header(h, "__connect.errors.topic", m->topic);
     snprintf(num, sizeof num, "%d", (int)m->partition);
