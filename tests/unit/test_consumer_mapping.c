@@ -161,6 +161,18 @@ static map_status run_event_json(world *w, const char *text, const char *key)
     return st;
 }
 
+/* run_event_json with the event's text from a format. */
+static map_status run_event_fmt(world *w, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static map_status run_event_fmt(world *w, const char *key, const char *fmt, ...)
+{
+    char ev[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev, sizeof ev, fmt, ap);
+    va_end(ap);
+    return run_event_json(w, ev, key);
+}
+
 static map_status run_event(world *w, const char *fixture, const char *key)
 {
     size_t len;
@@ -340,13 +352,12 @@ static void current_year_is_the_commit_year(void **state)
     world *w = *state;
     w->mc->current_year = 0;
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
-    char ev[1024];
     /* committed 2026-12-31T23:59:59.999Z: the 2027 fee is not this year's */
-    snprintf(ev, sizeof ev, FEE_EVENT, 6, 2027, 2026, 1798761599999LL, 24030000, 24030000);
-    assert_int_equal(run_event_json(w, ev, "{\"id\":6}"), MAP_SKIP);
+    assert_int_equal(run_event_fmt(w, "{\"id\":6}", FEE_EVENT, 6, 2027, 2026, 1798761599999LL, 24030000, 24030000),
+                     MAP_SKIP);
     /* committed 2027-01-01T00:00:00.000Z, the same process: it is */
-    snprintf(ev, sizeof ev, FEE_EVENT, 7, 2027, 2027, 1798761600000LL, 24031000, 24031000);
-    assert_int_equal(run_event_json(w, ev, "{\"id\":7}"), MAP_OK);
+    assert_int_equal(run_event_fmt(w, "{\"id\":7}", FEE_EVENT, 7, 2027, 2027, 1798761600000LL, 24031000, 24031000),
+                     MAP_OK);
     assert_string_equal(str(w, MEMBER, "membership.status"), "active");
     int64_t year = 0;
     assert_true(fsv_get_int(field(w, MEMBER, "membership.fee_year"), &year));
@@ -365,10 +376,9 @@ static void current_year_is_the_commit_year(void **state)
 static void a_rejoining_member_gets_its_index_entry(void **state)
 {
     world *w = *state;
-    char ev[1024];
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK); /* 0101302989 */
-    snprintf(ev, sizeof ev, COMRADE_EVENT, 43, "0101302989", 24120000, 24120000, 24120000, "c");
-    assert_int_equal(run_event_json(w, ev, "{\"id\":43}"), MAP_OK);
+    assert_int_equal(run_event_fmt(w, "{\"id\":43}", COMRADE_EVENT, 43, "0101302989", 24120000, 24120000, 24120000, "c"),
+                     MAP_OK);
     assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), MEMBER);
     const char *child = "{\"op\":\"c\",\"after\":{\"comrade_id\":43,\"email\":\"new@example.is\",\"phone\":\"\"},"
                         "\"source\":{\"table\":\"membership_contactinfo\",\"schema\":\"public\",\"lsn\":24130000}}";
@@ -376,8 +386,8 @@ static void a_rejoining_member_gets_its_index_entry(void **state)
     assert_string_equal(str(w, MEMBER, "profile.email"), "new@example.is");
     /* an update of a row whose entry is in place writes only the document */
     size_t writes = w->writes;
-    snprintf(ev, sizeof ev, COMRADE_EVENT, 43, "0101302989", 24140000, 24140000, 24140000, "u");
-    assert_int_equal(run_event_json(w, ev, "{\"id\":43}"), MAP_OK);
+    assert_int_equal(run_event_fmt(w, "{\"id\":43}", COMRADE_EVENT, 43, "0101302989", 24140000, 24140000, 24140000, "u"),
+                     MAP_OK);
     assert_int_equal(w->writes, writes + 1);
 }
 

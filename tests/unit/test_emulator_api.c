@@ -339,18 +339,24 @@ static void test_batch_get_and_transactions(void **state)
                 "\"INVALID_ARGUMENT\"}}");
 }
 
+/* Writes collection/<prefix>0.. with the given fields. */
+static void seed_docs(fixture *f, const char *collection, const char *prefix, const char *const *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char path[128], body[512];
+        snprintf(path, sizeof path, V1 "/%s/%s%d", collection, prefix, i);
+        snprintf(body, sizeof body, "{\"fields\":%s}", rows[i]);
+        json_decref(call(f, "PATCH", path, NULL, body, &(int){ 0 }));
+    }
+}
+
 static void seed_people(fixture *f)
 {
     const char *rows[] = { "{\"age\":{\"integerValue\":\"30\"},\"town\":{\"stringValue\":\"R\"},\"tags\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"}]}}}",
                            "{\"age\":{\"integerValue\":\"40\"},\"town\":{\"stringValue\":\"A\"}}",
                            "{\"age\":{\"doubleValue\":35.5},\"town\":{\"stringValue\":\"R\"}}",
                            "{\"town\":{\"stringValue\":\"R\"}}" };
-    for (int i = 0; i < 4; i++) {
-        char path[128], body[512];
-        snprintf(path, sizeof path, V1 "/people/p%d", i);
-        snprintf(body, sizeof body, "{\"fields\":%s}", rows[i]);
-        json_decref(call(f, "PATCH", path, NULL, body, &(int){ 0 }));
-    }
+    seed_docs(f, "people", "p", rows, 4);
     json_decref(call(f, "PATCH", V1 "/people/p0/pets/x", NULL, "{\"fields\":{\"age\":{\"integerValue\":\"1\"}}}", &(int){ 0 }));
 }
 
@@ -463,12 +469,7 @@ static void test_published_api_details(void **state)
     const char *rows[] = { "{\"age\":{\"integerValue\":\"30\"},\"town\":{\"stringValue\":\"R\"}}",
                            "{\"age\":{\"integerValue\":\"40\"},\"town\":{\"stringValue\":\"A\"}}",
                            "{\"age\":{\"integerValue\":\"20\"},\"town\":{\"stringValue\":\"R\"}}" };
-    for (int i = 0; i < 3; i++) {
-        char path[128], body[256];
-        snprintf(path, sizeof path, V1 "/folk/f%d", i);
-        snprintf(body, sizeof body, "{\"fields\":%s}", rows[i]);
-        json_decref(call(f, "PATCH", path, NULL, body, &http));
-    }
+    seed_docs(f, "folk", "f", rows, 3);
     const char *both = "{\"from\":[{\"collectionId\":\"folk\"}],\"where\":{\"compositeFilter\":{\"op\":\"AND\",\"filters\":["
                        "{\"fieldFilter\":{\"field\":{\"fieldPath\":\"town\"},\"op\":\"GREATER_THAN\",\"value\":{\"stringValue\":\"\"}}},"
                        "{\"fieldFilter\":{\"field\":{\"fieldPath\":\"age\"},\"op\":\"LESS_THAN\",\"value\":{\"integerValue\":\"100\"}}}]}}";
