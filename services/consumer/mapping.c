@@ -716,18 +716,23 @@ static map_status map_merge_array_row(const map_config *mc, const map_table *t, 
                                       json_t *entry, const char *ppath, char *err, size_t errlen)
 {
     json_t *element = NULL;
-    if (ev->op != 'd') {
+    bool gone = ev->op == 'd';
+    if (!gone) {
         json_t *el = json_object();
         map_status st = map_fields(mc, t, ev->after, cache, entry, el, err, errlen);
         if (st != MAP_OK) {
             json_decref(el);
             return st;
         }
-        json_t *whole = json_object_get(el, ".");
-        element = whole ? json_incref(whole) : fsv_map(json_incref(el));
+        if (t->element_if && !fsv_is_true(fsv_get(el, t->element_if))) {
+            gone = true; /* not (or no longer) in the array: as if deleted, at this position */
+        } else {
+            json_t *whole = json_object_get(el, ".");
+            element = whole ? json_incref(whole) : fsv_map(json_incref(el));
+        }
         json_decref(el);
     }
-    map_put(entry, ppath, map_position_value(ev->pos, ev->op == 'd', element));
+    map_put(entry, ppath, map_position_value(ev->pos, gone, element));
     map_rebuild_array(mc, t, entry);
     return MAP_OK;
 }

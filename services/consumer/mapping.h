@@ -99,6 +99,8 @@ typedef struct map_table {
     map_set *soft;     /* what a soft delete sets */
     size_t nsoft;
     char *array;       /* rows gather into this array field of the document; NULL: 1:1 */
+    char *element_if;  /* an element field that must be true for the row to be in the array
+                        * (the current address); NULL: every row */
     bool per_row;      /* positions per row (always for array tables) */
 } map_table;
 

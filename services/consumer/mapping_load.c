@@ -273,7 +273,8 @@ static int map_load_table(map_loader *ld, const config_setting_t *g, map_table *
     if (map_get_string(ld, g, "table", true, &t->table) || map_get_string(ld, g, "collection", true, &t->collection) ||
         map_load_id(ld, g, t) || map_get_bool(ld, g, "index", false, &t->index) ||
         map_get_bool(ld, g, "all_columns", false, &t->all_columns) || map_get_string(ld, g, "array", false, &t->array) ||
-        map_get_bool(ld, g, "per_row", false, &t->per_row) || map_load_delete(ld, g, t))
+        map_get_bool(ld, g, "per_row", false, &t->per_row) || map_get_string(ld, g, "element_if", false, &t->element_if) ||
+        map_load_delete(ld, g, t))
         return -1;
     if (strchr(t->collection, '/'))
         return cfg_fail(ld->cf, g, ld->err, "collection \"%s\" must not contain '/'", t->collection);
@@ -284,6 +285,14 @@ static int map_load_table(map_loader *ld, const config_setting_t *g, map_table *
     }
     MAP_LOAD_LIST(ld, g, "fields", t->fields, t->nfields, map_load_field);
     MAP_LOAD_LIST(ld, g, "skip", t->skips, t->nskips, map_load_skip);
+    if (t->element_if) {
+        bool found = false;
+        for (size_t i = 0; i < t->nfields && !found; i++)
+            found = !strcmp(t->fields[i].path, t->element_if);
+        if (!t->array || !found)
+            return cfg_fail(ld->cf, g, ld->err, "element_if = \"%s\" must name a field of an array table's element",
+                            t->element_if);
+    }
     if (t->del == MAP_DEL_SOFT && t->nsoft == 0 && !t->array)
         return cfg_fail(ld->cf, g, ld->err, "delete = \"soft\" needs a soft_delete list of { path; value; }");
     if (t->nfields == 0 && !t->all_columns)
@@ -424,6 +433,7 @@ static void map_free_table(map_table *t)
     free(t->collection);
     free(t->parent);
     free(t->array);
+    free(t->element_if);
     for (int i = 0; i < t->nid_columns; i++)
         free(t->id_columns[i]);
     for (size_t i = 0; i < t->nfields; i++)

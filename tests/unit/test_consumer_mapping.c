@@ -535,6 +535,62 @@ static void bad_mappings_are_refused(void **state)
            " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "soft_delete", 0);
     refuse("mapping: { tables = ( { table = \"t\"; collection = \"a/b\"; id = { key = true; };\n"
            " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "must not contain", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; }; element_if = \"b\";\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "element_if", 0);
+}
+
+/* A mapping from configuration text. */
+static map_config *load_mapping_text(const char *conf)
+{
+    char path[] = "/tmp/test_consumer_map_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(conf, f);
+    fclose(f);
+    cfg_error err;
+    map_config *mc = map_load_file(path, &err);
+    unlink(path);
+    return mc;
+}
+
+/* element_if: only the rows whose element has the field true are in the array (the
+ * portal shows the current address only); a row that stops being current leaves it,
+ * one that becomes current again comes back. */
+static void element_if_keeps_only_current_rows(void **state)
+{
+    (void)state;
+    world w = { 0 };
+    w.mc = load_mapping_text(
+        "mapping: { tables = (\n"
+        " { table = \"membership_comrade\"; collection = \"members\"; id = { column = \"ssn\"; convert = \"kennitala\"; };\n"
+        "   index = true; fields = ( { column = \"name\"; path = \"profile.name\"; } );\n"
+        "   delete = \"hard\"; },\n"
+        " { table = \"membership_newforeignaddress\"; collection = \"members\";\n"
+        "   id = { parent = \"membership_comrade\"; columns = [ \"comrade_id\" ]; }; index = true;\n"
+        "   array = \"profile.addresses\"; element_if = \"is_default\";\n"
+        "   fields = ( { column = \"address\"; path = \"street\"; },\n"
+        "              { column = \"current\"; path = \"is_default\"; convert = \"bool\"; } ); } ); };\n");
+    assert_non_null(w.mc);
+    w.store = json_object();
+    assert_int_equal(run_event(&w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+#define ADDRESS_EVENT                                                                                        \
+    "{\"op\":\"%s\",\"after\":{\"id\":%d,\"comrade_id\":42,\"address\":\"%s\",\"current\":%s},"                   \
+    "\"source\":{\"table\":\"membership_newforeignaddress\",\"schema\":\"public\",\"lsn\":%d}}"
+    assert_int_equal(run_event_fmt(&w, "{\"id\":1}", ADDRESS_EVENT, "c", 1, "Old Road 1", "false", 24100000), MAP_OK);
+    assert_int_equal(run_event_fmt(&w, "{\"id\":2}", ADDRESS_EVENT, "c", 2, "New Road 2", "true", 24110000), MAP_OK);
+    json_t *arr = fsv_array_values(field(&w, MEMBER, "profile.addresses"));
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(fsv_get_string(fsv_get(json_array_get(arr, 0), "street")), "New Road 2");
+    /* the member moves back: row 2 stops being current, row 1 is current again */
+    assert_int_equal(run_event_fmt(&w, "{\"id\":2}", ADDRESS_EVENT, "u", 2, "New Road 2", "false", 24120000), MAP_OK);
+    assert_int_equal(run_event_fmt(&w, "{\"id\":1}", ADDRESS_EVENT, "u", 1, "Old Road 1", "true", 24130000), MAP_OK);
+    arr = fsv_array_values(field(&w, MEMBER, "profile.addresses"));
+    assert_int_equal(json_array_size(arr), 1);
+    assert_string_equal(fsv_get_string(fsv_get(json_array_get(arr, 0), "street")), "Old Road 1");
+    /* the older event of row 2 replayed is stale: it does not come back */
+    assert_int_equal(run_event_fmt(&w, "{\"id\":2}", ADDRESS_EVENT, "c", 2, "New Road 2", "true", 24110000), MAP_STALE);
+    map_free(w.mc);
+    json_decref(w.store);
 }
 
 /* The planning document's other shape: hyphenated kennitala ids, gender as words. */
@@ -547,15 +603,8 @@ static void alternative_shape(void **state)
         "  fields = ( { column = \"gender\"; path = \"gender\";\n"
         "               map = ( (0, \"unknown\"), (1, \"male\"), (2, \"female\"), (3, \"other\") ); },\n"
         "             { column = \"name\"; path = \"privacy.name\"; } ); } ); };\n";
-    char path[] = "/tmp/test_consumer_alt_XXXXXX";
-    int fd = mkstemp(path);
-    FILE *f = fdopen(fd, "w");
-    fputs(conf, f);
-    fclose(f);
-    cfg_error err;
     world w = { 0 };
-    w.mc = map_load_file(path, &err);
-    unlink(path);
+    w.mc = load_mapping_text(conf);
     assert_non_null(w.mc);
     w.store = json_object();
     assert_int_equal(run_event(&w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
@@ -585,6 +634,7 @@ int main(void)
         T(current_year_is_the_commit_year),
         T(a_rejoining_member_gets_its_index_entry),
         T(insert_and_delete_in_one_batch_leave_no_row),
+        T(element_if_keeps_only_current_rows),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
