@@ -781,20 +781,23 @@ static map_status map_merge_delete(const map_config *mc, const map_table *t, con
     return MAP_ERR_APPLY;
 }
 
-static bool map_rule_holds(const map_rule *r, json_t *fields)
+/* year: "$current_year" for the event being merged (not_current_year). */
+static bool map_rule_holds(const map_rule *r, json_t *fields, int year)
 {
     json_t *v = fsv_get(fields, r->field);
     bool is_null = !v || fsv_is_null(v);
     bool is_true = fsv_is_true(v);
+    int64_t i;
     switch (r->test) {
     case 0: return !is_null;
     case 1: return is_true;
     case 2: return is_null;
-    default: return !is_true;
+    case 3: return !is_true;
+    default: return !fsv_get_int(v, &i) || i != year;
     }
 }
 
-static void map_derive(const map_config *mc, const map_table *t, json_t *entry)
+static void map_derive(const map_config *mc, const map_table *t, json_t *entry, int year)
 {
     json_t *fields = json_object_get(entry, "fields");
     for (size_t i = 0; i < mc->nderived; i++) {
@@ -803,7 +806,7 @@ static void map_derive(const map_config *mc, const map_table *t, json_t *entry)
             continue;
         const json_t *value = d->value_default;
         for (size_t r = 0; r < d->nrules; r++) {
-            if (map_rule_holds(&d->rules[r], fields)) {
+            if (map_rule_holds(&d->rules[r], fields, year)) {
                 value = d->rules[r].value;
                 break;
             }
@@ -866,7 +869,7 @@ map_status map_merge(const map_config *mc, const ev_event *ev, map_route *r, jso
     if (!json_is_true(json_object_get(entry, "_delete"))) {
         if (!t->array)
             map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
-        map_derive(mc, t, entry);
+        map_derive(mc, t, entry, map_event_year(mc, ev));
     }
     /* The index entry is written with the row's first state in this document, and with
      * every insert or snapshot read of the row: a member who rejoins under a new id goes

@@ -106,7 +106,8 @@ typedef struct map_table {
 
 typedef struct map_rule {
     char *field;  /* a path of the document */
-    int test;     /* 0 not_null, 1 true, 2 null, 3 false */
+    int test;     /* 0 not_null, 1 true, 2 null, 3 false, 4 not_current_year (not an integer
+                   * equal to the merged event's "$current_year") */
     json_t *value;
 } map_rule;
 

@@ -300,18 +300,20 @@ static int map_load_table(map_loader *ld, const config_setting_t *g, map_table *
     return 0;
 }
 
+#define MAP_RULE_TESTS "not_null|true|null|false|not_current_year"
+
 static int map_load_rule(map_loader *ld, const config_setting_t *l, map_rule *r)
 {
     if (!config_setting_is_aggregate(l) || config_setting_length(l) != 3)
-        return cfg_fail(ld->cf, l, ld->err, "a rule must be (\"field.path\", \"not_null|true|null|false\", value)");
+        return cfg_fail(ld->cf, l, ld->err, "a rule must be (\"field.path\", \"" MAP_RULE_TESTS "\", value)");
     const char *field = config_setting_get_string_elem(l, 0), *test = config_setting_get_string_elem(l, 1);
-    const char *tests[] = { "not_null", "true", "null", "false" };
+    const char *tests[] = { "not_null", "true", "null", "false", "not_current_year" };
     r->test = -1;
-    for (int i = 0; test && i < 4; i++)
+    for (int i = 0; test && i < 5; i++)
         if (!strcmp(test, tests[i]))
             r->test = i;
     if (!field || r->test < 0)
-        return cfg_fail(ld->cf, l, ld->err, "a rule must be (\"field.path\", \"not_null|true|null|false\", value)");
+        return cfg_fail(ld->cf, l, ld->err, "a rule must be (\"field.path\", \"" MAP_RULE_TESTS "\", value)");
     r->field = strdup(field);
     r->value = map_setting_json(config_setting_get_elem(l, 2));
     return 0;

@@ -362,6 +362,12 @@ static void current_year_is_the_commit_year(void **state)
     int64_t year = 0;
     assert_true(fsv_get_int(field(w, MEMBER, "membership.fee_year"), &year));
     assert_int_equal(year, 2027);
+    /* a change to the member committed in 2028: last year's fee no longer makes it active */
+    const char *contact = "{\"op\":\"c\",\"after\":{\"comrade_id\":42,\"email\":\"j@example.is\",\"phone\":\"\"},"
+                          "\"source\":{\"table\":\"membership_contactinfo\",\"schema\":\"public\",\"lsn\":24200000,"
+                          "\"ts_ms\":1830643200000}}";
+    assert_int_equal(run_event_json(w, contact, "{\"comrade_id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
 }
 
 #define COMRADE_EVENT                                                                                       \
