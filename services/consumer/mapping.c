@@ -657,6 +657,10 @@ static map_status map_fields(const map_config *mc, const map_table *t, const jso
             json_decref(staged);
             return MAP_ERR_APPLY;
         }
+        if (f->if_null && fsv_is_null(v)) {
+            json_decref(v);
+            v = fsv_from_json(f->if_null);
+        }
         if (element && !strcmp(f->path, "."))
             json_object_set_new(element, ".", v);
         else if (element)
@@ -762,8 +766,13 @@ static map_status map_merge_delete(const map_config *mc, const map_table *t, con
         return MAP_OK;
     case MAP_DEL_CLEAR:
         for (size_t i = 0; i < t->nfields; i++) {
-            fsv_remove(json_object_get(entry, "fields"), t->fields[i].path);
-            map_mask(entry, t->fields[i].path);
+            const map_field *f = &t->fields[i];
+            if (f->if_null) {
+                map_put(entry, f->path, fsv_from_json(f->if_null));
+                continue;
+            }
+            fsv_remove(json_object_get(entry, "fields"), f->path);
+            map_mask(entry, f->path);
         }
         return MAP_OK;
     case MAP_DEL_HARD:

@@ -65,6 +65,8 @@ typedef struct map_field {
     map_value_pair *values; /* value map, applied before conv */
     size_t nvalues;
     json_t *value_default;  /* for a value not in the map; NULL: keep the value */
+    json_t *if_null;        /* written for a null value and by a "clear" delete ("" for the
+                             * portal's email); NULL: null, and the clear removes the field */
     char *lookup[MAP_MAX_LOOKUP]; /* chain of "table.column" steps through reference tables */
     int nlookup;
 } map_field;

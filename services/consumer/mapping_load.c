@@ -152,6 +152,10 @@ static int map_load_field(map_loader *ld, const config_setting_t *g, map_field *
     if (map_get_string(ld, g, "column", true, &f->column) || map_get_string(ld, g, "path", true, &f->path) ||
         map_get_conv(ld, g, &f->conv) || map_load_values(ld, g, f) || map_load_lookup(ld, g, f))
         return -1;
+    const config_setting_t *n = config_setting_get_member(g, "if_null");
+    if (n && config_setting_is_aggregate(n))
+        return cfg_fail(ld->cf, n, ld->err, "if_null must be a scalar");
+    f->if_null = n ? map_setting_json(n) : NULL;
     return 0;
 }
 
@@ -425,6 +429,7 @@ static void map_free_field(map_field *f)
     }
     free(f->values);
     json_decref(f->value_default);
+    json_decref(f->if_null);
     for (int i = 0; i < f->nlookup; i++)
         free(f->lookup[i]);
 }

@@ -242,7 +242,13 @@ static void positions_are_per_table(void **state)
     assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_STALE);
     assert_int_equal(run_event(w, "contactinfo_delete.json", "{\"comrade_id\":42}"), MAP_OK);
     assert_null(field(w, MEMBER, "profile.phone"));
+    assert_string_equal(str(w, MEMBER, "profile.email"), ""); /* the portal's "" if none (if_null) */
     assert_non_null(field(w, MEMBER, "profile.name"));
+    /* a null e-mail is "" too */
+    const char *no_email = "{\"op\":\"c\",\"after\":{\"comrade_id\":42,\"email\":null,\"phone\":\"\"},"
+                           "\"source\":{\"table\":\"membership_contactinfo\",\"schema\":\"public\",\"lsn\":24300000}}";
+    assert_int_equal(run_event_json(w, no_email, "{\"comrade_id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.email"), "");
 }
 
 static void child_waits_for_parent(void **state)
