@@ -375,6 +375,8 @@ static void apply_merge(apply_ctx *a)
             x->outcome = OUT_APPLIED;
             if (x->route.doc[0])
                 apply_contribute(a, x->route.doc, i);
+            if (x->route.left_doc[0]) /* the document the row moved out of */
+                apply_contribute(a, x->route.left_doc, i);
             if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
                 apply_contribute(a, x->route.own_index, i);
             break;

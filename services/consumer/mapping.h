@@ -158,7 +158,9 @@ typedef struct map_route {
     char *doc;        /* "members/0101302989"; "" until found */
     char *rowkey;     /* the row's key values joined with ',' */
     char *own_index;  /* "sync_keys/membership_comrade:42" (whether or not t->index) */
-    size_t doc_cap, rowkey_cap, own_index_cap; /* the strings are kept for the next event */
+    char *left_doc;   /* set by map_merge: the document the row moved out of, written too
+                       * (marked as left, soft-deleted); "" when none */
+    size_t doc_cap, rowkey_cap, own_index_cap, left_doc_cap; /* kept for the next event */
     bool skipped_row;    /* a skip rule matched a row whose children find it through its
                           * index entry: the entry says "skipped", so they are skipped too */
     bool unindexed_delete; /* a delete whose row has no index entry in Firestore: map_merge

@@ -403,6 +403,42 @@ static void a_rejoining_member_gets_its_index_entry(void **state)
     assert_int_equal(w->writes, writes + 1);
 }
 
+/* A kennitala corrected and changed back: the member's row moves to another document
+ * and back. Each move reads the row's index entry (only then: an update of the row's
+ * own document reads nothing more), repoints it, and soft-deletes the document left, so
+ * that the rows of other tables follow the member and the document of a kennitala that
+ * is not the member's does not stay active. */
+static void a_member_row_that_moves_and_moves_back_takes_its_rows_along(void **state)
+{
+    world *w = *state;
+    const char *typo = "members/0101302998";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK); /* 0101302989 */
+    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302998", 24100000, 24100000, 24100000, "u"),
+                     MAP_OK);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), typo);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+    assert_non_null(fsv_get_timestamp(field(w, MEMBER, "metadata.deleted_at")));
+    assert_string_equal(str(w, typo, "membership.status"), "unpaid");
+    /* and back */
+    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302989", 24110000, 24110000, 24110000, "u"),
+                     MAP_OK);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
+    assert_string_equal(str(w, typo, "membership.status"), "inactive");
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
+    assert_null(field(w, typo, "profile.email"));
+    /* the first move replayed is stale: nothing flips back */
+    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302998", 24100000, 24100000, 24100000, "u"),
+                     MAP_STALE);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
+    /* an update in place writes the document alone */
+    size_t writes = w->writes;
+    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302989", 24120000, 24120000, 24120000, "u"),
+                     MAP_OK);
+    assert_int_equal(w->writes, writes + 1);
+}
+
 /* A row inserted and deleted in one batch: the delete (whose "before" holds only the
  * key) finds the row through the index entry the insert just wrote, instead of being
  * skipped as a row never applied while the insert is written. */
@@ -645,6 +681,7 @@ int main(void)
         T(placeholders_and_truncates_are_skipped),
         T(current_year_is_the_commit_year),
         T(a_rejoining_member_gets_its_index_entry),
+        T(a_member_row_that_moves_and_moves_back_takes_its_rows_along),
         T(insert_and_delete_in_one_batch_leave_no_row),
         T(element_if_keeps_only_current_rows),
         T(junction_rows_gather_into_an_array),
