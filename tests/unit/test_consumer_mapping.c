@@ -125,39 +125,12 @@ static void run_batch_json(world *w, const char *const *texts, const char *const
     free(k);
 }
 
-/* Runs one event the way the consumer does: prepare until nothing is needed, merge, write. */
 /* Prepares and merges one event (JSON text) as the consumer would, the store playing
- * Firestore. */
+ * Firestore: a batch of one. */
 static map_status run_event_json(world *w, const char *text, const char *key)
 {
-    char err[512];
-    ev_event ev;
-    assert_int_equal(ev_parse(text, strlen(text), &ev, err, sizeof err), EV_OK);
-    json_t *k = json_loads(key, 0, NULL), *cache = json_object();
-    map_route r = { 0 };
     map_status st;
-    for (int round = 0; round < 8; round++) {
-        json_t *needs = json_array();
-        st = map_prepare(w->mc, &ev, k, cache, &r, needs, err, sizeof err);
-        size_t i;
-        json_t *n;
-        json_array_foreach(needs, i, n) {
-            json_t *doc = json_object_get(w->store, json_string_value(n));
-            json_object_set_new(cache, json_string_value(n), doc ? json_deep_copy(doc) : json_null());
-        }
-        json_decref(needs);
-        if (st != MAP_NEED)
-            break;
-    }
-    if (st == MAP_OK) {
-        st = map_merge(w->mc, &ev, &r, cache, err, sizeof err);
-        if (st == MAP_OK)
-            commit_cache(w, cache);
-    }
-    map_route_free(&r);
-    json_decref(cache);
-    json_decref(k);
-    ev_free(&ev);
+    run_batch_json(w, &text, &key, 1, &st);
     return st;
 }
 
@@ -381,6 +354,23 @@ static void current_year_is_the_commit_year(void **state)
     "\"source\":{\"ts_ms\":1764041414123,\"table\":\"membership_comrade\","                                     \
     "\"sequence\":\"[\\\"%d\\\",\\\"%d\\\"]\",\"lsn\":%d},\"op\":\"%s\"}"
 
+/* A membership_comrade event of row id with kennitala ssn at lsn ('c', 'u'). */
+static map_status run_comrade(world *w, int id, const char *ssn, int lsn, const char *op)
+{
+    char key[32];
+    snprintf(key, sizeof key, "{\"id\":%d}", id);
+    return run_event_fmt(w, key, COMRADE_EVENT, id, ssn, lsn, lsn, lsn, op);
+}
+
+/* An update of row id in its own document writes that document alone: no index entry,
+ * no other document. */
+static void update_writes_once(world *w, int id, const char *ssn, int lsn)
+{
+    size_t writes = w->writes;
+    assert_int_equal(run_comrade(w, id, ssn, lsn, "u"), MAP_OK);
+    assert_int_equal(w->writes, writes + 1);
+}
+
 /* A member who leaves and rejoins under a new id goes into the document that already
  * holds the old row's data and position: the new row gets its index entry all the
  * same, or the rows of other tables that find the member through it would wait for
@@ -389,18 +379,14 @@ static void a_rejoining_member_gets_its_index_entry(void **state)
 {
     world *w = *state;
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK); /* 0101302989 */
-    assert_int_equal(run_event_fmt(w, "{\"id\":43}", COMRADE_EVENT, 43, "0101302989", 24120000, 24120000, 24120000, "c"),
+    assert_int_equal(run_comrade(w, 43, "0101302989", 24120000, "c"),
                      MAP_OK);
     assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), MEMBER);
     const char *child = "{\"op\":\"c\",\"after\":{\"comrade_id\":43,\"email\":\"new@example.is\",\"phone\":\"\"},"
                         "\"source\":{\"table\":\"membership_contactinfo\",\"schema\":\"public\",\"lsn\":24130000}}";
     assert_int_equal(run_event_json(w, child, "{\"comrade_id\":43}"), MAP_OK);
     assert_string_equal(str(w, MEMBER, "profile.email"), "new@example.is");
-    /* an update of a row whose entry is in place writes only the document */
-    size_t writes = w->writes;
-    assert_int_equal(run_event_fmt(w, "{\"id\":43}", COMRADE_EVENT, 43, "0101302989", 24140000, 24140000, 24140000, "u"),
-                     MAP_OK);
-    assert_int_equal(w->writes, writes + 1);
+    update_writes_once(w, 43, "0101302989", 24140000); /* its entry is in place */
 }
 
 /* A kennitala corrected and changed back: the member's row moves to another document
@@ -413,14 +399,14 @@ static void a_member_row_that_moves_and_moves_back_takes_its_rows_along(void **s
     world *w = *state;
     const char *typo = "members/0101302998";
     assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK); /* 0101302989 */
-    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302998", 24100000, 24100000, 24100000, "u"),
+    assert_int_equal(run_comrade(w, 42, "0101302998", 24100000, "u"),
                      MAP_OK);
     assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), typo);
     assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
     assert_non_null(fsv_get_timestamp(field(w, MEMBER, "metadata.deleted_at")));
     assert_string_equal(str(w, typo, "membership.status"), "unpaid");
     /* and back */
-    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302989", 24110000, 24110000, 24110000, "u"),
+    assert_int_equal(run_comrade(w, 42, "0101302989", 24110000, "u"),
                      MAP_OK);
     assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
     assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
@@ -429,14 +415,10 @@ static void a_member_row_that_moves_and_moves_back_takes_its_rows_along(void **s
     assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
     assert_null(field(w, typo, "profile.email"));
     /* the first move replayed is stale: nothing flips back */
-    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302998", 24100000, 24100000, 24100000, "u"),
+    assert_int_equal(run_comrade(w, 42, "0101302998", 24100000, "u"),
                      MAP_STALE);
     assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
-    /* an update in place writes the document alone */
-    size_t writes = w->writes;
-    assert_int_equal(run_event_fmt(w, "{\"id\":42}", COMRADE_EVENT, 42, "0101302989", 24120000, 24120000, 24120000, "u"),
-                     MAP_OK);
-    assert_int_equal(w->writes, writes + 1);
+    update_writes_once(w, 42, "0101302989", 24120000);
 }
 
 /* A row inserted and deleted in one batch: the delete (whose "before" holds only the
