@@ -285,10 +285,48 @@ static bool apply_abandon(apply_ctx *a)
     return true;
 }
 
-/* Step 2. */
-static void apply_prepare(apply_ctx *a)
+/* For each event, whether an insert of its row (same partition and key) comes earlier in
+ * the batch. Such an event needs no read of the row's index entry: the row is new, and
+ * the insert's merge writes the entry into the cache before this event's merge. */
+static bool *apply_after_insert(apply_ctx *a)
 {
-    const map_config *mc = a->c->mc;
+    bool *after = calloc(a->n ? a->n : 1, sizeof *after);
+    json_t *inserted = json_object();
+    char k[600];
+    for (size_t i = 0; i < a->n; i++) {
+        const cev *e = a->b[i];
+        if (a->it[i].outcome != OUT_NONE || !e->rec.key || e->rec.key_len > 500)
+            continue;
+        snprintf(k, sizeof k, "%p|%.*s", (void *)a->qs[i], (int)e->rec.key_len, e->rec.key);
+        if (e->ev.op == 'c')
+            json_object_set_new(inserted, k, json_true());
+        else
+            after[i] = json_object_get(inserted, k) != NULL;
+    }
+    json_decref(inserted);
+    return after;
+}
+
+/* Adds an event's needs to the round's, but not the row's own index entry when an
+ * insert of the row came earlier in the batch (apply_after_insert): known missing. */
+static void apply_add_needs(apply_ctx *a, size_t i, bool after_insert, json_t *list, json_t *needs)
+{
+    size_t k;
+    json_t *nm;
+    json_array_foreach(list, k, nm) {
+        const char *name = json_string_value(nm);
+        if (after_insert && !strcmp(name, a->it[i].route.own_index)) {
+            json_object_set_new(a->cache, name, json_null());
+            continue;
+        }
+        json_object_set_new(needs, name, json_true());
+    }
+}
+
+/* The rounds of reads: each event's map_prepare says what it lacks, one :batchGet
+ * round reads it all, until no event lacks anything. */
+static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool *after_insert)
+{
     for (int round = 0; round < APPLY_MAX_ROUNDS; round++) {
         if (round > 0 && apply_abandon(a))
             return;
@@ -301,10 +339,7 @@ static void apply_prepare(apply_ctx *a)
             char err[256];
             json_t *list = json_array();
             x->st = map_prepare(mc, &e->ev, e->key, a->cache, &x->route, list, err, sizeof err);
-            size_t k;
-            json_t *nm;
-            json_array_foreach(list, k, nm)
-                json_object_set_new(needs, json_string_value(nm), json_true());
+            apply_add_needs(a, i, after_insert[i], list, needs);
             json_decref(list);
             switch (x->st) {
             case MAP_OK:
@@ -340,6 +375,15 @@ static void apply_prepare(apply_ctx *a)
     for (size_t i = 0; i < a->n; i++)
         if (a->it[i].outcome == OUT_NONE && a->it[i].st == MAP_NEED)
             apply_fail(a, i, OUT_DLQ, "mapping.apply", "lookups nested too deep", 0);
+}
+
+/* Step 2. */
+static void apply_prepare(apply_ctx *a)
+{
+    const map_config *mc = a->c->mc;
+    bool *after_insert = apply_after_insert(a);
+    apply_prepare_rounds(a, mc, after_insert);
+    free(after_insert);
 }
 
 static void apply_contribute(apply_ctx *a, const char *name, size_t i)
