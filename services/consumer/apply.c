@@ -308,19 +308,22 @@ static bool *apply_after_insert(apply_ctx *a)
 }
 
 /* Adds an event's needs to the round's, but not the row's own index entry when an
- * insert of the row came earlier in the batch (apply_after_insert): known missing. */
-static void apply_add_needs(apply_ctx *a, size_t i, bool after_insert, json_t *list, json_t *needs)
+ * insert of the row came earlier in the batch (apply_after_insert): known missing, it
+ * goes into the cache at once. Returns how many names went there. */
+static size_t apply_add_needs(apply_ctx *a, size_t i, bool after_insert, json_t *list, json_t *needs)
 {
-    size_t k;
+    size_t k, known = 0;
     json_t *nm;
     json_array_foreach(list, k, nm) {
         const char *name = json_string_value(nm);
         if (after_insert && !strcmp(name, a->it[i].route.own_index)) {
             json_object_set_new(a->cache, name, json_null());
+            known++;
             continue;
         }
         json_object_set_new(needs, name, json_true());
     }
+    return known;
 }
 
 /* The rounds of reads: each event's map_prepare says what it lacks, one :batchGet
@@ -331,6 +334,7 @@ static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool 
         if (round > 0 && apply_abandon(a))
             return;
         json_t *needs = json_object();
+        size_t known = 0; /* names apply_add_needs put in the cache without a read */
         for (size_t i = 0; i < a->n; i++) {
             cev *e = a->b[i];
             apply_item *x = &a->it[i];
@@ -339,7 +343,7 @@ static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool 
             char err[256];
             json_t *list = json_array();
             x->st = map_prepare(mc, &e->ev, e->key, a->cache, &x->route, list, err, sizeof err);
-            apply_add_needs(a, i, after_insert[i], list, needs);
+            known += apply_add_needs(a, i, after_insert[i], list, needs);
             json_decref(list);
             switch (x->st) {
             case MAP_OK:
@@ -354,7 +358,7 @@ static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool 
             default: apply_fail(a, i, OUT_DLQ, map_status_class(x->st), err, 0); break;
             }
         }
-        bool none = json_object_size(needs) == 0;
+        bool none = json_object_size(needs) == 0 && known == 0; /* another round when names became known */
         if (!a->c->set.never_backwards)
             apply_skip_target_reads(a, needs);
         fs_call failed = { 0 };
