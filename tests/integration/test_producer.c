@@ -843,6 +843,20 @@ static long vm_hwm_kb(pid_t pid)
 
 static void servers_sh(const char *what);
 
+/* Stops Kafka, inserts rows 1..rows into work and waits (up to timeout_ms) until the
+ * producer holds want events in flight; returns how many it holds. */
+static double pt_inflight_with_kafka_away(ptest *t, int rows, double want, int timeout_ms)
+{
+    char sql[128];
+    servers_sh("kafka_stop $S/kafka");
+    snprintf(sql, sizeof sql, "INSERT INTO work SELECT g, 1 FROM generate_series(1, %d) g", rows);
+    assert_int_equal(th_sql(t->conninfo, sql), 0);
+    for (int waited = 0; waited < timeout_ms && metric_of(t, "ekklesia_sync_producer_inflight_events ") < want;
+         waited += 100)
+        usleep(100000);
+    return metric_of(t, "ekklesia_sync_producer_inflight_events ");
+}
+
 /* Kafka away while rows keep coming: the producer stops reading at its in-flight
  * bound but keeps answering PostgreSQL, so a 2 s wal_sender_timeout does not cut it
  * off; when the broker is back everything arrives. */
@@ -855,11 +869,7 @@ static void backpressure_keeps_the_connection(void **state)
     assert_int_equal(th_sql(th_admin_conninfo(), "SELECT pg_reload_conf()"), 0);
     const char *extra[] = { "EKKLESIA_PRODUCER_MAX_INFLIGHT_EVENTS=100", NULL };
     pt_start(&t, "public.work", "never", extra);
-    servers_sh("kafka_stop $S/kafka");
-    assert_int_equal(th_sql(t.conninfo, "INSERT INTO work SELECT g, 1 FROM generate_series(1, 2000) g"), 0);
-    for (int i = 0; i < 40 && metric_of(&t, "ekklesia_sync_producer_inflight_events ") < 100; i++)
-        usleep(100000);
-    assert_true(metric_of(&t, "ekklesia_sync_producer_inflight_events ") >= 100); /* at its bound */
+    assert_true(pt_inflight_with_kafka_away(&t, 2000, 100, 4000) >= 100); /* at its bound */
     usleep(6000000); /* three wal_sender_timeouts with Kafka away */
     servers_sh("kafka_start $S/kafka $KPORT_");
     pt_read(&t);
@@ -883,11 +893,7 @@ static void stop_with_kafka_away_is_bounded(void **state)
     pt_setup(&t, "CREATE TABLE work (id int PRIMARY KEY, v bigint NOT NULL)");
     const char *extra[] = { "EKKLESIA_PRODUCER_STOP_DRAIN_MS=2000", NULL };
     pt_start(&t, "public.work", "never", extra);
-    servers_sh("kafka_stop $S/kafka");
-    assert_int_equal(th_sql(t.conninfo, "INSERT INTO work SELECT g, 1 FROM generate_series(1, 300) g"), 0);
-    for (int i = 0; i < 100 && metric_of(&t, "ekklesia_sync_producer_inflight_events ") < 300; i++)
-        usleep(100000);
-    assert_true(metric_of(&t, "ekklesia_sync_producer_inflight_events ") == 300);
+    assert_true(pt_inflight_with_kafka_away(&t, 300, 300, 10000) == 300);
     int st = th_stop(t.pid, SIGTERM, 12000);
     t.pid = -1;
     assert_true(st != -1 && WIFEXITED(st));

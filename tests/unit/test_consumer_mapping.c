@@ -567,6 +567,12 @@ static void bad_mappings_are_refused(void **state)
            " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "must not contain", 0);
     refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; }; element_if = \"b\";\n"
            " fields = ( { column = \"a\"; path = \"b\"; } ); } ); };\n", "element_if", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; if_null = [ 1 ]; } ); } ); };\n", "if_null must be a scalar", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); } );\n"
+           " derived = ( { collection = \"c\"; path = \"s\"; rules = ( ( \"b\", \"last_year\", 1 ) ); } ); };\n",
+           "not_current_year", 0);
 }
 
 /* A mapping from configuration text. */
