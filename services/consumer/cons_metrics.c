@@ -90,3 +90,16 @@ void cm_finished(size_t n)
                               "Events applied, skipped, found stale or dead-lettered (their offsets may be committed)",
                               ""), (double)n);
 }
+
+void cm_held(size_t partitions_backing_off, size_t events_retrying, double oldest_retrying_s)
+{
+    metric_set(metric_gauge("ekklesia_sync_consumer_partitions_backing_off",
+                            "Partitions paused after a failure, waiting to retry", ""),
+               (double)partitions_backing_off);
+    metric_set(metric_gauge("ekklesia_sync_consumer_events_retrying",
+                            "Buffered events that failed and wait to be tried again (a parent row, a retry)", ""),
+               (double)events_retrying);
+    metric_set(metric_gauge("ekklesia_sync_consumer_oldest_retrying_seconds",
+                            "Since the first failure of the longest-failing buffered event (0: none)", ""),
+               oldest_retrying_s);
+}

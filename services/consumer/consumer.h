@@ -201,5 +201,6 @@ void cm_lag(const char *topic, int32_t partition, int64_t lag);
 void cm_batch(size_t events, size_t writes);
 void cm_assigned(size_t n);
 void cm_finished(size_t n);
+void cm_held(size_t partitions_backing_off, size_t events_retrying, double oldest_retrying_s);
 
 #endif

@@ -353,6 +353,27 @@ static size_t cons_collect(cons *c, cev **batch, partq **qs, size_t max)
     return n;
 }
 
+/* What is held back, for the operator: partitions backing off, and buffered events that
+ * failed at least once and are not finished (waiting for a parent row, retrying), with
+ * the age of the oldest first failure - a row whose parent never comes shows there. */
+static void cons_report_held(cons *c, int64_t now_mono)
+{
+    size_t backing_off = 0, retrying = 0;
+    int64_t oldest = 0, now = clock_wall_ms();
+    for (partq *q = c->parts; q; q = q->next) {
+        backing_off += q->blocked_until_ms > now_mono;
+        for (size_t i = 0; i < q->count; i++) {
+            const cev *e = partq_at(q, i);
+            if (e->state == CEV_DONE || !e->first_fail_ms)
+                continue;
+            retrying++;
+            if (!oldest || e->first_fail_ms < oldest)
+                oldest = e->first_fail_ms;
+        }
+    }
+    cm_held(backing_off, retrying, oldest ? (double)(now - oldest) / 1000.0 : 0);
+}
+
 static void cons_housekeeping(cons *c, int64_t *last_lag_ms)
 {
     int64_t now = clock_mono_ms();
@@ -368,8 +389,10 @@ static void cons_housekeeping(cons *c, int64_t *last_lag_ms)
             }
         }
     }
-    if (lag)
+    if (lag) {
+        cons_report_held(c, now);
         *last_lag_ms = now;
+    }
 }
 
 static int cons_run(cons *c)

@@ -81,16 +81,19 @@ static void topic_name(const fixture *f, const char *table, char *buf, size_t le
     snprintf(buf, len, "%s.public.%s", f->prefix, table);
 }
 
+static void make_topic(fixture *f, const char *table, int partitions)
+{
+    char t[160];
+    topic_name(f, table, t, sizeof t);
+    create_topic(f->producer, t, partitions);
+    strcat(t, ".dlq");
+    create_topic(f->producer, t, 1);
+}
+
 static void make_topics(fixture *f, int partitions)
 {
-    const char *tables[] = { "membership_comrade", "membership_contactinfo" };
-    char t[160];
-    for (int i = 0; i < 2; i++) {
-        topic_name(f, tables[i], t, sizeof t);
-        create_topic(f->producer, t, partitions);
-        strcat(t, ".dlq");
-        create_topic(f->producer, t, 1);
-    }
+    make_topic(f, "membership_comrade", partitions);
+    make_topic(f, "membership_contactinfo", partitions);
 }
 
 static void produce(fixture *f, const char *table, const char *key, const char *value, size_t vlen)
@@ -98,7 +101,7 @@ static void produce(fixture *f, const char *table, const char *key, const char *
     char topic[160];
     topic_name(f, table, topic, sizeof topic);
     rd_kafka_resp_err_t err;
-    while ((err = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, strlen(key)),
+    while ((err = rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, key ? strlen(key) : 0),
                                     RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -221,11 +224,11 @@ static int teardown(void **state)
 
 /* --- reading state ----------------------------------------------------------- */
 
-static double metric(fixture *f, const char *name_and_labels)
+static double metric_of(int http_port, const char *name_and_labels)
 {
     char *body = NULL;
     double v = 0;
-    if (th_http("GET", f->http_port, "/metrics", NULL, &body) == 200 && body) {
+    if (th_http("GET", http_port, "/metrics", NULL, &body) == 200 && body) {
         size_t nl = strlen(name_and_labels);
         for (char *line = body; line && *line;) {
             char *end = strchr(line, '\n');
@@ -236,6 +239,11 @@ static double metric(fixture *f, const char *name_and_labels)
     }
     free(body);
     return v;
+}
+
+static double metric(fixture *f, const char *name_and_labels)
+{
+    return metric_of(f->http_port, name_and_labels);
 }
 
 typedef struct wait_metric {
@@ -371,6 +379,9 @@ static void poison_events_are_dead_lettered_and_the_rest_applied(void **state)
     free(name);
     produce(f, "membership_comrade", "{\"id\":4}", huge, strlen(huge));
     produce(f, "membership_comrade", "{\"id\":5}", NULL, 0); /* a tombstone: ignored */
+    const char *truncate = "{\"before\":null,\"after\":null,\"source\":{\"table\":\"membership_comrade\","
+                           "\"schema\":\"public\",\"lsn\":150,\"ts_ms\":1},\"op\":\"t\"}";
+    produce(f, "membership_comrade", NULL, truncate, strlen(truncate)); /* skipped, with a warning */
     produce_comrade(f, 'c', 6, "0202022020", "Guðrún Jónsdóttir", 200, NULL);
     flush(f);
     start_consumer(f, f->group, NULL);
@@ -411,6 +422,10 @@ static void poison_events_are_dead_lettered_and_the_rest_applied(void **state)
     free_recs(r, n);
     free(huge);
     assert_int_equal(metric(f, "ekklesia_sync_consumer_dead_letters_total{class=\"decode.json\"}"), 1);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_events_skipped_total"), 2);
+    char log[600];
+    snprintf(log, sizeof log, "%s/consumer-%s.log", th_env("EKKLESIA_TEST_TMPDIR"), f->group);
+    assert_true(th_file_has(log, "TRUNCATE of membership_comrade skipped"));
     /* SIGTERM: exit 0, promptly */
     int64_t t0 = clock_mono_ms();
     int st = th_stop(f->consumer, SIGTERM, 30000);
@@ -699,6 +714,25 @@ static void group_of_three_survives_kill_and_restart(void **state)
     }
 }
 
+/* ten members, one event each, in one batch */
+static void produce_ten_members(fixture *f, uint64_t base_lsn)
+{
+    for (long id = 1; id <= 10; id++) {
+        char ssn[16], name[32];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(name, sizeof name, "member %ld", id);
+        produce_comrade(f, 'c', id, ssn, name, base_lsn + (uint64_t)id * 10, NULL);
+    }
+    flush(f);
+}
+
+static void clear_faults(fixture *f)
+{
+    char *resp = NULL;
+    assert_int_equal(th_http("DELETE", f->emu_port, "/emulator/v1/faults", NULL, &resp), 200);
+    free(resp);
+}
+
 typedef struct ready_state {
     fixture *f;
     int want;
@@ -727,9 +761,7 @@ static void auth_failures_are_not_dead_lettered(void **state)
     assert_true(th_wait_until(readyz_is, &r, 10000));
     assert_int_equal(metric(f, "ekklesia_sync_consumer_events_finished_total"), 0);
     /* credentials fixed: the event goes through, readiness returns, nothing dead-lettered */
-    char *resp = NULL;
-    assert_int_equal(th_http("DELETE", f->emu_port, "/emulator/v1/faults", NULL, &resp), 200);
-    free(resp);
+    clear_faults(f);
     wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 1, 30000);
     r.want = 200;
     assert_true(th_wait_until(readyz_is, &r, 10000));
@@ -738,6 +770,106 @@ static void auth_failures_are_not_dead_lettered(void **state)
     json_decref(d);
     dlq_rec rec[1];
     assert_int_equal(read_dlq(f, "membership_comrade", rec, 1, 3000), 0);
+    /* a replay writes nothing (every event stale): its reads alone bring readiness back */
+    th_stop(f->consumer, SIGTERM, 30000);
+    f->consumer = 0;
+    char *body = NULL;
+    assert_int_equal(th_http("POST", f->emu_port, "/emulator/v1/faults", "{\"status\":\"UNAUTHENTICATED\"}", &body), 200);
+    free(body);
+    char replay[200];
+    snprintf(replay, sizeof replay, "%s-replay", f->group);
+    start_consumer(f, replay, NULL);
+    r.want = 503;
+    assert_true(th_wait_until(readyz_is, &r, 10000));
+    clear_faults(f);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_stale_total", 1, 30000);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_writes_total"), 0);
+    r.want = 200;
+    assert_true(th_wait_until(readyz_is, &r, 10000));
+}
+
+/* A :batchWrite refused as a whole (INVALID_ARGUMENT names no write) is narrowed down
+ * event by event: the refusal was one request's, not ten events' fault. */
+static void a_refused_request_is_narrowed_down_not_dead_lettered(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, (const char *const[]){ "--fault",
+                                             "status=INVALID_ARGUMENT,count=1,path=/v1/projects/" PROJECT
+                                             "/databases/(default)/documents:batchWrite",
+                                             NULL });
+    make_topics(f, 1);
+    produce_ten_members(f, 9000);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 60000);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_dead_letters_total{class=\"firestore.INVALID_ARGUMENT\"}"), 0);
+    dlq_rec r[1];
+    assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
+}
+
+/* A database that does not exist answers every request NOT_FOUND: not the data's fault,
+ * and not worth a busy loop. The partition backs off (the gauge says so) and everything
+ * is applied once the database is there. */
+static void a_missing_database_backs_off(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, (const char *const[]){ "--fault", "status=NOT_FOUND", NULL });
+    make_topics(f, 1);
+    produce_ten_members(f, 9500);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_partitions_backing_off", 1, 30000);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_retrying", 10, 10000);
+    assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"precondition\"}") >= 3 * 10);
+    clear_faults(f);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 30000);
+    assert_int_equal(metric(f, "ekklesia_sync_consumer_events_finished_total"), 10);
+    dlq_rec r[1];
+    assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
+}
+
+typedef struct metric_equal {
+    fixture *f;
+    const char *name;
+    double want;
+} metric_equal;
+
+static bool metric_equals(void *ud)
+{
+    metric_equal *m = ud;
+    return metric(m->f, m->name) == m->want;
+}
+
+/* librdkafka keeps an application's pause across revoke and assign: a partition revoked
+ * while it backed off came back paused, and its events were never fetched again. */
+static void a_partition_revoked_while_backing_off_comes_back_fetching(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, (const char *const[]){ "--fault", "status=UNAVAILABLE", NULL });
+    make_topic(f, "membership_comrade", 2); /* the group shares two partitions, no more */
+    for (long id = 1; id <= 40; id++) { /* both partitions get some */
+        char ssn[16], name[32];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(name, sizeof name, "member %ld", id);
+        produce_comrade(f, 'c', id, ssn, name, 12000 + (uint64_t)id * 10, NULL);
+    }
+    flush(f);
+    /* long backoffs: paused nearly all the time */
+    const char *slow[] = { "EKKLESIA_RETRY_BASE_MS=3000", "EKKLESIA_RETRY_MAX_MS=4000", "KAFKA_SESSION_TIMEOUT_MS=6000",
+                           "KAFKA_HEARTBEAT_INTERVAL_MS=500", NULL };
+    start_consumer(f, f->group, slow);
+    metric_equal owns = { f, "ekklesia_sync_consumer_assigned_partitions", 2 };
+    assert_true(th_wait_until(metric_equals, &owns, 30000));
+    wait_metric_at_least(f, "ekklesia_sync_consumer_partitions_backing_off", 2, 30000);
+    /* another replica takes one partition, then leaves: it comes back */
+    int other_port;
+    pid_t other = spawn_consumer(f, f->group, slow, &other_port);
+    owns.want = 1;
+    assert_true(th_wait_until(metric_equals, &owns, 30000));
+    int st = th_stop(other, SIGTERM, 30000);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    owns.want = 2;
+    assert_true(th_wait_until(metric_equals, &owns, 30000));
+    clear_faults(f);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 40, 30000);
 }
 
 static bool consumer_talks_to_emulator(void *ud)
@@ -753,13 +885,7 @@ static void stop_with_firestore_stuck_is_bounded(void **state)
     fixture *f = *state;
     start_emulator(f, (const char *const[]){ "--fault", "latency=60000", NULL });
     make_topics(f, 1);
-    for (long id = 1; id <= 10; id++) {
-        char ssn[16], name[32];
-        ssn_of(id, ssn, sizeof ssn);
-        snprintf(name, sizeof name, "member %ld", id);
-        produce_comrade(f, 'c', id, ssn, name, 7000 + (uint64_t)id * 10, NULL);
-    }
-    flush(f);
+    produce_ten_members(f, 7000);
     /* a short session: it will leave without a goodbye, and the group waits that long */
     start_consumer(f, f->group,
                    (const char *const[]){ "EKKLESIA_FIRESTORE_TIMEOUT_MS=60000", "KAFKA_SESSION_TIMEOUT_MS=6000", NULL });
@@ -794,6 +920,11 @@ int main(void)
         T(group_of_three_survives_kill_and_restart),
         T(auth_failures_are_not_dead_lettered),
         T(stop_with_firestore_stuck_is_bounded),
+        T(a_refused_request_is_narrowed_down_not_dead_lettered),
+        T(a_missing_database_backs_off),
+        T(a_partition_revoked_while_backing_off_comes_back_fetching),
     };
+    if (getenv("EKKLESIA_TEST_FILTER")) /* one test by name (wildcards *, ?) */
+        cmocka_set_test_filter(getenv("EKKLESIA_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
