@@ -66,6 +66,17 @@ for o in yaml.safe_load_all(open(\"$tmp/rendered.yaml\")):
     if o and o[\"kind\"] == \"Deployment\" and o[\"metadata\"][\"name\"] == \"member-producer\":
         sys.exit(0 if o[\"spec\"][\"replicas\"] == 1 and o[\"spec\"][\"strategy\"][\"type\"] == \"Recreate\" else 1)
 sys.exit(1)"'
+check "a CronJob re-sends the member and fee tables on 1 January, as the producer, non-root" 'py "
+import yaml, sys
+for o in yaml.safe_load_all(open(\"$tmp/rendered.yaml\")):
+    if o and o[\"kind\"] == \"CronJob\" and o[\"metadata\"][\"name\"] == \"member-new-year-snapshot\":
+        ps = o[\"spec\"][\"jobTemplate\"][\"spec\"][\"template\"][\"spec\"]
+        cmd = ps[\"containers\"][0][\"command\"]
+        sys.exit(0 if o[\"spec\"][\"schedule\"] == \"15 0 1 1 *\" and o[\"spec\"][\"timeZone\"] == \"Etc/UTC\"
+                 and cmd[:1] == [\"memberctl\"] and \"--execute\" in cmd
+                 and \"public.membership_comrade,public.billing_membershipfee\" in cmd
+                 and ps[\"serviceAccountName\"] == \"member-producer\" and ps[\"securityContext\"][\"runAsUser\"] == 10001 else 1)
+sys.exit(1)"'
 check "consumers get a stable group.instance.id from the pod name" 'grep -A3 "EKKLESIA_KAFKA_GROUP_INSTANCE_ID" "$tmp/rendered.yaml" | grep -q "fieldPath: metadata.name"'
 
 # No secret values in the deployment files.

@@ -81,14 +81,15 @@ int ctl_snapshot(ctl_ctx *ctx, int argc, char **argv)
         setenv("EKKLESIA_SNAPSHOT_MODE", "initial_only", 1);
         setenv("EKKLESIA_POSTGRES_SLOT_NAME", slot, 1);
         setenv("EKKLESIA_HTTP_PORT", "0", 1); /* no ops endpoint for a one-off run */
+        /* the running producer's publication is left as it is: "filtered" would alter it
+         * to exactly the tables of this snapshot, and the stream would lose the others */
+        setenv("EKKLESIA_POSTGRES_PUBLICATION_AUTOCREATE", "disabled", 1);
         if (tables)
             setenv("EKKLESIA_POSTGRES_TABLES", tables, 1);
         if (!config) { /* no producer file: the pipeline's settings as memberctl has them */
             setenv("EKKLESIA_KAFKA_TOPIC_PREFIX", ctx->topic_prefix, 1);
             if (ctx->pg_conninfo && *ctx->pg_conninfo)
                 setenv("EKKLESIA_POSTGRES_CONNINFO", ctx->pg_conninfo, 1);
-            if (!getenv("EKKLESIA_POSTGRES_PUBLICATION_AUTOCREATE"))
-                setenv("EKKLESIA_POSTGRES_PUBLICATION_AUTOCREATE", "disabled", 1);
             execl(prog, "member-producer", (char *)NULL);
             execlp(prog, "member-producer", (char *)NULL);
         } else {
