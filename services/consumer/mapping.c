@@ -27,6 +27,17 @@ const char *map_status_class(map_status st)
 
 /* --- values ------------------------------------------------------------ */
 
+/* The shortest of 15, 16 or 17 significant digits that reads back as d: a float8
+ * column's 0.1 (the double nearest it) is "0.1", not "0.10000000000000001". */
+static void map_real_text(double d, char *buf, size_t len)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
 /* The text of a scalar ("null" for null); false for objects and arrays. */
 static bool map_text(const json_t *v, char *buf, size_t len)
 {
@@ -35,7 +46,7 @@ static bool map_text(const json_t *v, char *buf, size_t len)
     case JSON_TRUE: snprintf(buf, len, "true"); return true;
     case JSON_FALSE: snprintf(buf, len, "false"); return true;
     case JSON_INTEGER: snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return true;
-    case JSON_REAL: snprintf(buf, len, "%.17g", json_real_value(v)); return true;
+    case JSON_REAL: map_real_text(json_real_value(v), buf, len); return true;
     case JSON_STRING: snprintf(buf, len, "%s", json_string_value(v)); return true;
     default: return false;
     }

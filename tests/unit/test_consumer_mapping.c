@@ -505,6 +505,16 @@ static void conversions(void **state)
     assert_string_equal(fsv_get_string(v), "1234.50");
     json_decref(v);
     json_decref(raw);
+    /* a float column's value as text: the digits it was written with, not 17 of them */
+    const double reals[] = { 0.1, 1234.5, -2.5e-7, 1.0 / 3.0, 1e21 };
+    const char *texts[] = { "0.1", "1234.5", "-2.5e-07", "0.3333333333333333", "1e+21" };
+    for (size_t i = 0; i < 5; i++) {
+        raw = json_real(reals[i]);
+        v = map_convert(&num, raw, err, sizeof err);
+        assert_string_equal(fsv_get_string(v), texts[i]);
+        json_decref(v);
+        json_decref(raw);
+    }
     map_field js = { .column = "prefs", .path = "x", .conv = MAP_CONV_JSON };
     raw = json_string("{\"sms\":true}");
     v = map_convert(&js, raw, err, sizeof err);

@@ -190,13 +190,25 @@ static const char *const emu_kind_keys[] = {
     [EMU_V_ARRAY] = "arrayValue",         [EMU_V_MAP] = "mapValue",
 };
 
+/* The kind a Value's one key names. Every write and read asks this of every value, most
+ * often of mapValue, last in the table: the first letter picks the candidate. */
 static emu_vkind emu_kind_of_key(const char *key)
 {
-    for (int k = 0; k < EMU_V_INVALID; k++) {
-        if (strcmp(key, emu_kind_keys[k]) == 0)
-            return (emu_vkind)k;
+    emu_vkind k;
+    switch (key[0]) {
+    case 'n': k = EMU_V_NULL; break;
+    case 'b': k = key[1] == 'y' ? EMU_V_BYTES : EMU_V_BOOL; break;
+    case 'i': k = EMU_V_INT; break;
+    case 'd': k = EMU_V_DOUBLE; break;
+    case 't': k = EMU_V_TIMESTAMP; break;
+    case 's': k = EMU_V_STRING; break;
+    case 'r': k = EMU_V_REF; break;
+    case 'g': k = EMU_V_GEO; break;
+    case 'a': k = EMU_V_ARRAY; break;
+    case 'm': k = EMU_V_MAP; break;
+    default: return EMU_V_INVALID;
     }
-    return EMU_V_INVALID;
+    return strcmp(key, emu_kind_keys[k]) == 0 ? k : EMU_V_INVALID;
 }
 
 emu_vkind emu_value_kind(const json_t *v)
