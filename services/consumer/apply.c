@@ -425,6 +425,8 @@ static void apply_merge(apply_ctx *a)
                 apply_contribute(a, x->route.doc, i);
             if (x->route.left_doc[0]) /* the document the row moved out of */
                 apply_contribute(a, x->route.left_doc, i);
+            if (x->route.refresh_doc && x->route.refresh_doc[0]) /* an element mapped again */
+                apply_contribute(a, x->route.refresh_doc, i);
             if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
                 apply_contribute(a, x->route.own_index, i);
             break;

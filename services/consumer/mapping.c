@@ -284,6 +284,9 @@ void map_route_reset(map_route *r)
     map_route_set(&r->rowkey, &r->rowkey_cap, "");
     map_route_set(&r->own_index, &r->own_index_cap, "");
     map_route_set(&r->left_doc, &r->left_doc_cap, "");
+    if (r->refresh_doc) /* allocated only by tables that refresh others */
+        r->refresh_doc[0] = 0;
+    r->refresh_t = NULL;
 }
 
 void map_route_free(map_route *r)
@@ -292,6 +295,7 @@ void map_route_free(map_route *r)
     free(r->rowkey);
     free(r->own_index);
     free(r->left_doc);
+    free(r->refresh_doc);
     memset(r, 0, sizeof *r);
 }
 
@@ -453,13 +457,14 @@ static map_status map_find_doc(const map_config *mc, const map_table *t, const e
     return MAP_ERR_APPLY;
 }
 
-/* Walks a field's lookup chain through the cache. 1: *out holds the plain value;
- * 0: a step is not read yet (added to needs); -1: a reference row is missing. */
-static int map_lookup(const map_config *mc, const map_field *f, const json_t *raw, json_t *cache, json_t *needs,
-                      json_t **out)
+/* Walks a field's lookup chain through the cache from step first, raw being the value
+ * that step looks up. 1: *out holds the plain value; 0: a step is not read yet (added to
+ * needs); -1: a reference row is missing. */
+static int map_lookup_from(const map_config *mc, const map_field *f, int first, const json_t *raw, json_t *cache,
+                           json_t *needs, json_t **out)
 {
     json_t *v = json_incref((json_t *)raw);
-    for (int s = 0; s < f->nlookup; s++) {
+    for (int s = first; s < f->nlookup; s++) {
         if (json_is_null(v))
             break;
         char table[256], text[256], name[1600];
@@ -486,6 +491,12 @@ static int map_lookup(const map_config *mc, const map_field *f, const json_t *ra
     return 1;
 }
 
+static int map_lookup(const map_config *mc, const map_field *f, const json_t *raw, json_t *cache, json_t *needs,
+                      json_t **out)
+{
+    return map_lookup_from(mc, f, 0, raw, cache, needs, out);
+}
+
 static void map_position_path(const map_table *t, const map_route *r, char *path, size_t len);
 
 /* An update of a parent row whose document holds no position of the table - a new
@@ -504,6 +515,68 @@ static bool map_moved_in(const map_config *mc, const map_table *t, const ev_even
     map_position_path(t, r, ppath, sizeof ppath);
     json_t *f = fsv_map_fields(fsv_get(json_object_get(json_object_get(cache, r->doc), "fields"), ppath));
     return !f || fsv_is_true(json_object_get(f, "left"));
+}
+
+/* The source columns an element of c keeps beside it (c->refreshed), as compact
+ * values; NULL when the holder at ppath of doc has none. */
+static json_t *map_kept_src(const json_t *doc, const char *ppath)
+{
+    json_t *hf = fsv_map_fields(fsv_get(json_object_get(doc, "fields"), ppath));
+    return hf ? fsv_map_fields(json_object_get(hf, "src")) : NULL;
+}
+
+/* Whether the value names this event's row (its key's text). */
+static bool map_names_row(const json_t *v, const map_route *r)
+{
+    char text[MAP_ROWKEY_MAX];
+    return v && map_text(v, text, sizeof text) && !strcmp(text, r->rowkey);
+}
+
+/* The element with this row's key in a table t refreshes: found through that table's key
+ * index, then its document and the source columns kept beside the element, then what
+ * mapping them again reads - the steps that look this row up read the event's row (the
+ * cache still holds the row as it was). MAP_WAIT when a reference row the new values
+ * name is not there yet. */
+static map_status map_prepare_refresh(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
+                                      map_route *r, json_t *needs, char *err, size_t errlen)
+{
+    for (int k = 0; k < t->nrefreshes; k++) {
+        const map_table *c = map_find(mc, t->refreshes[k]);
+        char idx[MAP_DOC_MAX], ppath[600];
+        snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, c->table, r->rowkey);
+        json_t *e, *doc;
+        if (map_cached(cache, idx, needs, &e) != 1 || !map_index_target(e) || !*map_index_target(e))
+            continue;
+        map_route_set(&r->refresh_doc, &r->refresh_doc_cap, map_index_target(e));
+        r->refresh_t = c;
+        if (map_cached(cache, r->refresh_doc, needs, &doc) != 1)
+            return MAP_OK;
+        map_position_path(c, r, ppath, sizeof ppath);
+        json_t *src = map_kept_src(doc, ppath);
+        for (size_t i = 0; src && i < c->nfields; i++) {
+            const map_field *f = &c->fields[i];
+            json_t *raw = f->nlookup ? json_object_get(src, f->column) : NULL, *v = NULL;
+            if (!raw)
+                continue;
+            json_t *plain = fsv_to_json(raw);
+            map_lookup(mc, f, plain, cache, needs, &v); /* as the row is now (a later stale event) */
+            json_decref(v);
+            v = NULL;
+            size_t tl = strlen(t->table);
+            if (map_names_row(plain, r) && !strncmp(f->lookup[0], t->table, tl) && f->lookup[0][tl] == '.') {
+                const json_t *step = json_object_get(ev->after, f->lookup[0] + tl + 1);
+                if (step && map_lookup_from(mc, f, 1, step, cache, needs, &v) < 0) {
+                    json_decref(plain);
+                    snprintf(err, errlen, "table %s: reference row for %s not synced yet", c->table, f->lookup[1]);
+                    return MAP_WAIT;
+                }
+                json_decref(v);
+            }
+            json_decref(plain);
+        }
+        return MAP_OK;
+    }
+    return MAP_OK;
 }
 
 map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *key, json_t *cache,
@@ -559,6 +632,11 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
             }
         }
     }
+    if (t->nrefreshes && ev->op != 'd') {
+        st = map_prepare_refresh(mc, t, ev, cache, r, needs, err, errlen);
+        if (st != MAP_OK)
+            return st;
+    }
     return json_array_size(needs) > before ? MAP_NEED : MAP_OK;
 }
 
@@ -606,7 +684,10 @@ static bool map_position_of(json_t *holder, ev_position *pos)
     return true;
 }
 
-static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
+/* A position, and for an array row its element ("v"), the source columns it keeps to be
+ * mapped again ("src", compact map) and the position of the last row that refreshed it
+ * ("ref"). Takes element and src. */
+static json_t *map_row_holder(ev_position p, bool deleted, json_t *element, json_t *src, const ev_position *ref)
 {
     json_t *f = json_object();
     json_object_set_new(f, "lsn", fsv_integer((int64_t)p.lsn));
@@ -615,7 +696,16 @@ static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
         json_object_set_new(f, "deleted", fsv_bool(true));
     if (element)
         json_object_set_new(f, "v", element);
+    if (src)
+        json_object_set_new(f, "src", src);
+    if (ref)
+        json_object_set_new(f, "ref", map_row_holder(*ref, false, NULL, NULL, NULL));
     return fsv_map(f);
+}
+
+static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
+{
+    return map_row_holder(p, deleted, element, NULL, NULL);
 }
 
 /* "metadata.sync.<table>" or "metadata.sync.<table>.rows.<key>". */
@@ -752,27 +842,59 @@ static void map_rebuild_array(const map_config *mc, const map_table *t, json_t *
     map_put(entry, t->array, fsv_array(values));
 }
 
+/* The array element of row (a new reference in *element), or *gone when element_if
+ * leaves the row out of the array. */
+static map_status map_array_element(const map_config *mc, const map_table *t, const json_t *row, json_t *cache,
+                                    json_t *entry, json_t **element, bool *gone, char *err, size_t errlen)
+{
+    json_t *el = json_object();
+    map_status st = map_fields(mc, t, row, cache, entry, el, err, errlen);
+    *element = NULL;
+    *gone = false;
+    if (st == MAP_OK && t->element_if && !fsv_is_true(fsv_get(el, t->element_if))) {
+        *gone = true; /* not (or no longer) in the array: as if deleted, at this position */
+    } else if (st == MAP_OK) {
+        json_t *whole = json_object_get(el, ".");
+        *element = whole ? json_incref(whole) : fsv_map(json_incref(el));
+    }
+    json_decref(el);
+    return st;
+}
+
+/* The columns of row the fields of t read, as compact values (a TOASTed one left out). */
+static json_t *map_src_of(const map_table *t, const json_t *row)
+{
+    json_t *src = json_object();
+    for (size_t i = 0; i < t->nfields; i++) {
+        const json_t *v = json_object_get(row, t->fields[i].column);
+        if (v && !(json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE)))
+            json_object_set_new(src, t->fields[i].column, fsv_from_json(v));
+    }
+    return fsv_map(src);
+}
+
+/* The position of the last row that refreshed the element at ppath, if any. */
+static bool map_ref_of(json_t *entry, const char *ppath, ev_position *ref)
+{
+    json_t *hf = fsv_map_fields(fsv_get(json_object_get(entry, "fields"), ppath));
+    return hf && map_position_of(json_object_get(hf, "ref"), ref);
+}
+
 static map_status map_merge_array_row(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                                       json_t *entry, const char *ppath, char *err, size_t errlen)
 {
-    json_t *element = NULL;
+    json_t *element = NULL, *src = NULL;
     bool gone = ev->op == 'd';
     if (!gone) {
-        json_t *el = json_object();
-        map_status st = map_fields(mc, t, ev->after, cache, entry, el, err, errlen);
-        if (st != MAP_OK) {
-            json_decref(el);
+        map_status st = map_array_element(mc, t, ev->after, cache, entry, &element, &gone, err, errlen);
+        if (st != MAP_OK)
             return st;
-        }
-        if (t->element_if && !fsv_is_true(fsv_get(el, t->element_if))) {
-            gone = true; /* not (or no longer) in the array: as if deleted, at this position */
-        } else {
-            json_t *whole = json_object_get(el, ".");
-            element = whole ? json_incref(whole) : fsv_map(json_incref(el));
-        }
-        json_decref(el);
+        if (t->refreshed)
+            src = map_src_of(t, ev->after);
     }
-    map_put(entry, ppath, map_position_value(ev->pos, gone, element));
+    ev_position ref;
+    bool refreshed = map_ref_of(entry, ppath, &ref);
+    map_put(entry, ppath, map_row_holder(ev->pos, gone, element, src, refreshed ? &ref : NULL));
     map_rebuild_array(mc, t, entry);
     return MAP_OK;
 }
@@ -900,8 +1022,62 @@ static void map_leave(const map_config *mc, const map_table *t, const ev_event *
     map_count(x);
 }
 
+/* Maps again the element map_prepare_refresh found, from the source columns kept beside
+ * it; the lookups of this row read it as merged (or newer). The element keeps its own
+ * position; this event's goes beside it as "ref", so that an older one is stale. */
+static map_status map_merge_refresh(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
+                                    size_t errlen)
+{
+    const map_table *c = r->refresh_t;
+    json_t *entry = json_object_get(cache, r->refresh_doc);
+    char ppath[600];
+    map_position_path(c, r, ppath, sizeof ppath);
+    ev_position own, ref;
+    json_t *src = json_is_object(entry) ? map_kept_src(entry, ppath) : NULL;
+    if (!src || !map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &own))
+        return MAP_SKIP; /* the row is deleted, or its element keeps no columns */
+    if (map_ref_of(entry, ppath, &ref) && ev_position_cmp(ev->pos, ref) <= 0)
+        return MAP_STALE;
+    json_t *row = json_object();
+    const char *col;
+    json_t *v;
+    json_object_foreach(src, col, v)
+        json_object_set_new(row, col, fsv_to_json(v));
+    json_t *element;
+    bool gone;
+    map_status st = map_array_element(mc, c, row, cache, entry, &element, &gone, err, errlen);
+    json_decref(row);
+    if (st != MAP_OK)
+        return st;
+    json_t *kept = fsv_map(json_deep_copy(src)); /* src lives in the holder replaced next */
+    map_put(entry, ppath, map_row_holder(own, gone, element, kept, &ev->pos));
+    map_rebuild_array(mc, c, entry);
+    map_derive(mc, c, entry, map_event_year(mc, ev));
+    map_count(entry);
+    return MAP_OK;
+}
+
+static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
+                                size_t errlen);
+
 map_status map_merge(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
                      size_t errlen)
+{
+    map_status st = map_merge_row(mc, ev, r, cache, err, errlen);
+    if (!r->refresh_doc || !r->refresh_doc[0])
+        return st;
+    map_status rs = st == MAP_OK || st == MAP_STALE ? map_merge_refresh(mc, ev, r, cache, err, errlen) : MAP_SKIP;
+    if (rs != MAP_OK) {
+        r->refresh_doc[0] = 0; /* nothing written there */
+        return rs == MAP_STALE || rs == MAP_SKIP ? st : rs;
+    }
+    if (st == MAP_STALE) /* only the element changed (its row's own write landed earlier) */
+        map_route_set(&r->doc, &r->doc_cap, "");
+    return MAP_OK;
+}
+
+static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
+                                size_t errlen)
 {
     const map_table *t = r->t;
     if (r->unindexed_delete) {

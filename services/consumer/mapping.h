@@ -52,6 +52,7 @@ typedef enum { MAP_DEL_SOFT, MAP_DEL_CLEAR, MAP_DEL_HARD, MAP_DEL_IGNORE } map_d
 
 #define MAP_MAX_COLUMNS 4
 #define MAP_MAX_LOOKUP 4
+#define MAP_MAX_REFRESH 4
 
 typedef struct map_value_pair {
     char *from; /* text of the source value; "null" matches JSON null */
@@ -104,6 +105,14 @@ typedef struct map_table {
     char *element_if;  /* an element field that must be true for the row to be in the array
                         * (the current address); NULL: every row */
     bool per_row;      /* positions per row (always for array tables) */
+    char *refreshes[MAP_MAX_REFRESH]; /* array tables whose rows have this row's key and look
+                                       * it up (Django's multi-table inheritance: an address
+                                       * row and its base row): a change of this row maps
+                                       * their element again (membership_newcomradeaddress
+                                       * .current flipped by a move) */
+    int nrefreshes;
+    bool refreshed;    /* some table refreshes this one: its rows keep their source columns
+                        * ("src" beside the element) to be mapped again */
 } map_table;
 
 typedef struct map_rule {
@@ -160,7 +169,11 @@ typedef struct map_route {
     char *own_index;  /* "sync_keys/membership_comrade:42" (whether or not t->index) */
     char *left_doc;   /* set by map_merge: the document the row moved out of, written too
                        * (marked as left, soft-deleted); "" when none */
-    size_t doc_cap, rowkey_cap, own_index_cap, left_doc_cap; /* kept for the next event */
+    char *refresh_doc; /* the document holding the element of refresh_t with this row's key,
+                        * mapped again by this event (t->refreshes); "" when none, or when
+                        * map_merge found nothing to change there */
+    const map_table *refresh_t;
+    size_t doc_cap, rowkey_cap, own_index_cap, left_doc_cap, refresh_doc_cap; /* kept for the next event */
     bool skipped_row;    /* a skip rule matched a row whose children find it through its
                           * index entry: the entry says "skipped", so they are skipped too */
     bool unindexed_delete; /* a delete whose row has no index entry in Firestore: map_merge

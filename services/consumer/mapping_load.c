@@ -145,6 +145,23 @@ static int map_load_lookup(map_loader *ld, const config_setting_t *g, map_field 
     return 0;
 }
 
+/* refreshes = [ "table", ... ]: checked against the whole mapping in map_check. */
+static int map_load_refreshes(map_loader *ld, const config_setting_t *g, map_table *t)
+{
+    config_setting_t *l = config_setting_get_member(g, "refreshes");
+    if (!l)
+        return 0;
+    if (!config_setting_is_array(l) || config_setting_length(l) < 1 || config_setting_length(l) > MAP_MAX_REFRESH)
+        return cfg_fail(ld->cf, l, ld->err, "\"refreshes\" must list 1 to %d table names", MAP_MAX_REFRESH);
+    for (int i = 0; i < config_setting_length(l); i++) {
+        const char *name = config_setting_get_string_elem(l, i);
+        if (!name || !*name)
+            return cfg_fail(ld->cf, l, ld->err, "\"refreshes\" must list table names");
+        t->refreshes[t->nrefreshes++] = strdup(name);
+    }
+    return 0;
+}
+
 static int map_load_field(map_loader *ld, const config_setting_t *g, map_field *f)
 {
     if (!config_setting_is_group(g))
@@ -278,7 +295,7 @@ static int map_load_table(map_loader *ld, const config_setting_t *g, map_table *
         map_load_id(ld, g, t) || map_get_bool(ld, g, "index", false, &t->index) ||
         map_get_bool(ld, g, "all_columns", false, &t->all_columns) || map_get_string(ld, g, "array", false, &t->array) ||
         map_get_bool(ld, g, "per_row", false, &t->per_row) || map_get_string(ld, g, "element_if", false, &t->element_if) ||
-        map_load_delete(ld, g, t))
+        map_load_delete(ld, g, t) || map_load_refreshes(ld, g, t))
         return -1;
     if (strchr(t->collection, '/'))
         return cfg_fail(ld->cf, g, ld->err, "collection \"%s\" must not contain '/'", t->collection);
@@ -343,6 +360,14 @@ static int map_check(map_loader *ld, map_config *mc, const config_setting_t *gro
         for (size_t j = 0; j < i; j++)
             if (!strcmp(mc->tables[j].table, t->table))
                 return cfg_fail(ld->cf, group, ld->err, "table %s is mapped twice", t->table);
+        for (int k = 0; k < t->nrefreshes; k++) {
+            map_table *c = (map_table *)map_find(mc, t->refreshes[k]);
+            if (!c || !c->array || !c->index)
+                return cfg_fail(ld->cf, group, ld->err,
+                                "table %s: refreshes %s, which must be mapped as an array table with index = true",
+                                t->table, t->refreshes[k]);
+            c->refreshed = true;
+        }
         if (t->parent) {
             const map_table *p = map_find(mc, t->parent);
             if (!p || !p->index)
@@ -441,6 +466,8 @@ static void map_free_table(map_table *t)
     free(t->parent);
     free(t->array);
     free(t->element_if);
+    for (int i = 0; i < t->nrefreshes; i++)
+        free(t->refreshes[i]);
     for (int i = 0; i < t->nid_columns; i++)
         free(t->id_columns[i]);
     for (size_t i = 0; i < t->nfields; i++)

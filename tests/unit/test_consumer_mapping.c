@@ -583,6 +583,12 @@ static void bad_mappings_are_refused(void **state)
            " fields = ( { column = \"a\"; path = \"b\"; } ); } );\n"
            " derived = ( { collection = \"c\"; path = \"s\"; rules = ( ( \"b\", \"last_year\", 1 ) ); } ); };\n",
            "not_current_year", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } ); refreshes = [ \"t\" ]; } ); };\n",
+           "must be mapped as an array table with index = true", 0);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; } );\n refreshes = \"u\"; } ); };\n",
+           "\"refreshes\" must list", 3);
 }
 
 /* A mapping from configuration text. */
@@ -597,6 +603,95 @@ static map_config *load_mapping_text(const char *conf)
     map_config *mc = map_load_file(path, &err);
     unlink(path);
     return mc;
+}
+
+/* An event of table at lsn with row as its after image (JSON text). */
+static map_status run_row(world *w, const char *table, const char *op, const char *key, const char *row, int lsn)
+{
+    return run_event_fmt(w, key, "{\"op\":\"%s\",\"after\":%s,\"source\":{\"table\":\"%s\",\"schema\":\"public\","
+                         "\"lsn\":%d}}", op, row, table, lsn);
+}
+
+/* The streets of the member's addresses, joined with '|' in array order. */
+static const char *streets(world *w, char *buf, size_t len)
+{
+    json_t *arr = fsv_array_values(field(w, MEMBER, "profile.addresses"));
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < json_array_size(arr) && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "|" : "", fsv_get_string(fsv_get(json_array_get(arr, i), "street")));
+    return buf;
+}
+
+/* A move (Django: the old address's base row gets current = false, a new base row and
+ * address row are inserted) takes the old address out of profile.addresses at once,
+ * though its address row never changes: the base row refreshes the element. */
+static void a_move_takes_the_old_address_out_at_once(void **state)
+{
+    world *w = *state;
+    char buf[200];
+    const char *base = "membership_newcomradeaddress", *foreign = "membership_newforeignaddress";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_row(w, "map_country", "r", "{\"id\":109}", "{\"id\":109,\"code\":\"IS\"}", 100), MAP_OK);
+    assert_int_equal(run_row(w, "map_country", "r", "{\"id\":110}", "{\"id\":110,\"code\":\"NO\"}", 100), MAP_OK);
+#define BASE_ROW "{\"id\":%d,\"country_id\":%d,\"current\":%s}"
+#define FOREIGN_ROW "{\"newcomradeaddress_ptr_id\":%d,\"comrade_id\":42,\"address\":\"%s\",\"postal_code\":\"0150\"," \
+                    "\"municipality\":\"Oslo\"}"
+    char row[300];
+    snprintf(row, sizeof row, BASE_ROW, 1, 109, "true");
+    assert_int_equal(run_row(w, base, "c", "{\"id\":1}", row, 24100000), MAP_OK);
+    snprintf(row, sizeof row, FOREIGN_ROW, 1, "Old Road 1");
+    assert_int_equal(run_row(w, foreign, "c", "{\"newcomradeaddress_ptr_id\":1}", row, 24100010), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Old Road 1");
+
+    /* the move, in one transaction: the old base row is no longer current; the new
+     * address is in Norway */
+    const char *move[3];
+    char m0[300], m1[300], m2[300];
+    snprintf(row, sizeof row, BASE_ROW, 1, 109, "false");
+    snprintf(m0, sizeof m0, "{\"op\":\"u\",\"after\":%s,\"source\":{\"table\":\"%s\",\"lsn\":24200000}}", row, base);
+    snprintf(row, sizeof row, BASE_ROW, 2, 110, "true");
+    snprintf(m1, sizeof m1, "{\"op\":\"c\",\"after\":%s,\"source\":{\"table\":\"%s\",\"lsn\":24200010}}", row, base);
+    snprintf(row, sizeof row, FOREIGN_ROW, 2, "New Road 2");
+    snprintf(m2, sizeof m2, "{\"op\":\"c\",\"after\":%s,\"source\":{\"table\":\"%s\",\"lsn\":24200020}}", row, foreign);
+    move[0] = m0, move[1] = m1, move[2] = m2;
+    const char *keys[] = { "{\"id\":1}", "{\"id\":2}", "{\"newcomradeaddress_ptr_id\":2}" };
+    map_status st[3];
+    run_batch_json(w, move, keys, 3, st);
+    assert_int_equal(st[0], MAP_OK);
+    assert_int_equal(st[1], MAP_OK);
+    assert_int_equal(st[2], MAP_WAIT); /* its base row was not written when it was prepared */
+    assert_string_equal(streets(w, buf, sizeof buf), ""); /* the old one is out already */
+    run_batch_json(w, move + 2, keys + 2, 1, st); /* the retry */
+    assert_int_equal(st[0], MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "New Road 2");
+    json_t *arr = fsv_array_values(field(w, MEMBER, "profile.addresses"));
+    assert_string_equal(fsv_get_string(fsv_get(json_array_get(arr, 0), "country")), "NO");
+
+    /* the base row's event again, or an older one: stale, nothing changes */
+    run_batch_json(w, move, keys, 1, st);
+    assert_int_equal(st[0], MAP_STALE);
+    snprintf(row, sizeof row, BASE_ROW, 1, 109, "true");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24150000), MAP_STALE);
+    assert_string_equal(streets(w, buf, sizeof buf), "New Road 2");
+
+    /* and back: the elements follow their base rows, in either order of batches */
+    snprintf(row, sizeof row, BASE_ROW, 1, 109, "true");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24300000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Old Road 1|New Road 2");
+    snprintf(row, sizeof row, BASE_ROW, 2, 110, "false");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":2}", row, 24300010), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Old Road 1");
+    /* the address row's own change still maps through its (current) base row */
+    snprintf(row, sizeof row, FOREIGN_ROW, 1, "Old Road 1b");
+    assert_int_equal(run_row(w, foreign, "u", "{\"newcomradeaddress_ptr_id\":1}", row, 24400000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Old Road 1b");
+    /* a base row whose address row is not there (yet) changes only its reference row */
+    snprintf(row, sizeof row, BASE_ROW, 3, 109, "true");
+    assert_int_equal(run_row(w, base, "c", "{\"id\":3}", row, 24500000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Old Road 1b");
+#undef BASE_ROW
+#undef FOREIGN_ROW
 }
 
 /* element_if: only the rows whose element has the field true are in the array (the
@@ -682,6 +777,7 @@ int main(void)
         T(a_member_row_that_moves_and_moves_back_takes_its_rows_along),
         T(insert_and_delete_in_one_batch_leave_no_row),
         T(element_if_keeps_only_current_rows),
+        T(a_move_takes_the_old_address_out_at_once),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
