@@ -501,20 +501,23 @@ static void map_position_path(const map_table *t, const map_route *r, char *path
 
 /* An update of a parent row whose document holds no position of the table - a new
  * document - or one the row left may come from another document: a kennitala changed,
- * or changed back. Its index entry says from where; map_merge then marks that document
- * as left, and repoints the entry. An update of a document holding the table's
- * position reads nothing more (the position names no row: a key in it cost 0.7 MB at
- * the consumer's peak), nor does an insert or a snapshot read (a backfill would pay a
- * round of reads per batch; their entry is rewritten anyway). */
+ * or changed back. So may an update of a row of a child table (per row) that the
+ * document holds no live position of: a fee, a union membership or an address booked
+ * to the wrong member and moved to the right one (comrade_id changed), or moved back.
+ * Its index entry says from where; map_merge then takes the row out of that document
+ * (map_leave), and repoints the entry. An update of a document holding the position
+ * reads nothing more (a parent's position names no row: a key in it cost 0.7 MB at the
+ * consumer's peak), nor does an insert or a snapshot read (a backfill would pay a round
+ * of reads per batch; their entry is rewritten anyway). */
 static bool map_moved_in(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                          const map_route *r)
 {
-    if (!t->index || t->per_row || ev->op != 'u' || !map_is_parent(mc, t))
+    if (!t->index || ev->op != 'u' || (t->per_row ? t->id_kind != MAP_ID_PARENT : !map_is_parent(mc, t)))
         return false;
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
     json_t *f = fsv_map_fields(fsv_get(json_object_get(json_object_get(cache, r->doc), "fields"), ppath));
-    return !f || fsv_is_true(json_object_get(f, "left"));
+    return !f || fsv_is_true(json_object_get(f, "left")) || (t->per_row && fsv_is_true(json_object_get(f, "deleted")));
 }
 
 /* The source columns an element of c keeps beside it (c->refreshed), as compact
@@ -615,8 +618,12 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     int have = map_cached(cache, r->doc, needs, &doc);
     if (have == 0 && t->del == MAP_DEL_HARD && t->index)
         map_cached(cache, r->own_index, needs, &doc); /* a hard delete's position lives there */
-    if (have >= 0 && map_moved_in(mc, t, ev, cache, r))
-        map_cached(cache, r->own_index, needs, &doc); /* where the row was: map_merge */
+    if (have >= 0 && map_moved_in(mc, t, ev, cache, r)) {
+        json_t *idx; /* where the row was: map_merge */
+        const char *from = map_cached(cache, r->own_index, needs, &idx) == 1 ? map_index_target(idx) : NULL;
+        if (t->per_row && from && *from && strcmp(from, r->doc))
+            map_cached(cache, from, needs, &doc); /* its other rows (an array) and the rules' inputs */
+    }
     if (ev->op != 'd') {
         for (size_t i = 0; i < t->nfields; i++) {
             const map_field *f = &t->fields[i];
@@ -995,19 +1002,31 @@ static bool map_index_names(json_t *cache, const map_route *r)
     return at && !strcmp(at, r->doc);
 }
 
-/* The row moved out of document from (its index entry named it): that document is
- * marked as left by the row (so that a move back is seen: map_moved_in) and gets the
- * table's soft delete, as when the row is deleted - the member is no longer there. A
- * masked write without a precondition when the batch did not read it (no other event
- * of the batch changes it). Not when the document is known to be gone. */
+/* The row moved out of document from (its index entry named it). A parent row's: that
+ * document is marked as left by the row (so that a move back is seen: map_moved_in) and
+ * gets the table's soft delete, as when the row is deleted - the member is no longer
+ * there; a masked write without a precondition when the batch did not read it (no other
+ * event of the batch changes it). A child row's (per row): its position there becomes a
+ * deleted one, and the array is rebuilt or the fields cleared, as a delete would. Not
+ * when the document is known to be gone. */
 static void map_leave(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache, map_route *r,
                       const char *from, const char *ppath)
 {
     json_t *have = json_object_get(cache, from);
-    if (json_is_null(have))
+    if (json_is_null(have) || (t->per_row && !json_is_object(have)))
         return;
     map_route_set(&r->left_doc, &r->left_doc_cap, from);
     json_t *x = map_entry(cache, from);
+    if (t->per_row) { /* read (map_prepare): the row goes as if deleted there, at this position */
+        map_put(x, ppath, map_position_value(ev->pos, true, NULL));
+        if (t->array)
+            map_rebuild_array(mc, t, x);
+        else if (t->del == MAP_DEL_CLEAR || t->del == MAP_DEL_SOFT)
+            map_merge_delete(mc, t, ev, cache, r, x);
+        map_derive(mc, t, x, map_event_year(mc, ev));
+        map_count(x);
+        return;
+    }
     if (!have)
         json_object_set_new(x, "_blind", json_true());
     char path[700];

@@ -694,6 +694,44 @@ static void a_move_takes_the_old_address_out_at_once(void **state)
 #undef FOREIGN_ROW
 }
 
+/* A fee and a union membership booked to the wrong member, then moved to the right one
+ * (comrade_id corrected): they leave the first member's document - the fee no longer
+ * makes that member active - and join the other's; and back again. */
+static void a_row_moved_to_another_member_leaves_the_first(void **state)
+{
+    world *w = *state;
+    const char *other = "members/0202022020";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_comrade(w, 43, "0202022020", 24020000, "c"), MAP_OK);
+    assert_int_equal(run_event(w, "ref_union3.json", "{\"id\":3}"), MAP_OK);
+#define FEE_ROW "{\"id\":6,\"comrade_id\":%d,\"year\":2026,\"date_paid\":\"2026-03-01\"}"
+#define UNION_ROW "{\"id\":7,\"comrade_id\":%d,\"union_id\":3}"
+    char fee[200], un[200];
+    int lsn = 24100000;
+    for (int round = 0; round < 3; round++, lsn += 100000) {
+        int to = round == 1 ? 43 : 42; /* booked to 42, moved to 43, moved back */
+        const char *here = to == 42 ? MEMBER : other, *there = to == 42 ? other : MEMBER;
+        snprintf(fee, sizeof fee, FEE_ROW, to);
+        snprintf(un, sizeof un, UNION_ROW, to);
+        assert_int_equal(run_row(w, "billing_membershipfee", round ? "u" : "c", "{\"id\":6}", fee, lsn), MAP_OK);
+        assert_int_equal(run_row(w, "membership_unionmembership", round ? "u" : "c", "{\"id\":7}", un, lsn + 10), MAP_OK);
+        assert_string_equal(str(w, here, "membership.status"), "active");
+        assert_int_equal(json_array_size(fsv_array_values(field(w, here, "membership.unions"))), 1);
+        assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), here);
+        if (round == 0)
+            continue;
+        assert_string_equal(str(w, there, "membership.status"), "unpaid");
+        assert_null(field(w, there, "membership.fees_paid"));
+        assert_int_equal(json_array_size(fsv_array_values(field(w, there, "membership.unions"))), 0);
+    }
+    /* the first booking replayed: stale where it was, nothing moves */
+    snprintf(fee, sizeof fee, FEE_ROW, 42);
+    assert_int_equal(run_row(w, "billing_membershipfee", "c", "{\"id\":6}", fee, 24100000), MAP_STALE);
+    assert_null(field(w, other, "membership.fees_paid"));
+#undef FEE_ROW
+#undef UNION_ROW
+}
+
 /* element_if: only the rows whose element has the field true are in the array (the
  * portal shows the current address only); a row that stops being current leaves it,
  * one that becomes current again comes back. */
@@ -778,6 +816,7 @@ int main(void)
         T(insert_and_delete_in_one_batch_leave_no_row),
         T(element_if_keeps_only_current_rows),
         T(a_move_takes_the_old_address_out_at_once),
+        T(a_row_moved_to_another_member_leaves_the_first),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
