@@ -23,7 +23,7 @@
 #include "services/consumer/consumer.h"
 #include "services/consumer/fs_value.h"
 
-#define APPLY_MAX_ROUNDS 8
+#define APPLY_MAX_ROUNDS 8 /* the deepest: an address base row's refresh of a local address, 6 */
 #define APPLY_GET_CHUNK 300 /* documents per :batchGet, at most */
 #define APPLY_MIN_CHUNK 50  /* ... and at least, when there are that many */
 #define APPLY_QUICK_REREADS 2 /* precondition failures of an event re-read at once; then it backs off */

@@ -528,32 +528,43 @@ static json_t *map_kept_src(const json_t *doc, const char *ppath)
     return hf ? fsv_map_fields(json_object_get(hf, "src")) : NULL;
 }
 
-/* Whether the value names this event's row (its key's text). */
-static bool map_names_row(const json_t *v, const map_route *r)
-{
-    char text[MAP_ROWKEY_MAX];
-    return v && map_text(v, text, sizeof text) && !strcmp(text, r->rowkey);
-}
+static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r, const char *ppath,
+                         bool *known);
 
-/* The element with this row's key in a table t refreshes: found through that table's key
- * index, then its document and the source columns kept beside the element, then what
- * mapping them again reads - the steps that look this row up read the event's row (the
- * cache still holds the row as it was). MAP_WAIT when a reference row the new values
- * name is not there yet. */
+/* The element with this row's key in a table t refreshes (map_merge_refresh) reads, once
+ * it is mapped again: the steps of its lookups that read this row, from the event's row
+ * (the cache still holds the row as it was); the element itself, found through that
+ * table's key index, its document, and the lookups of the source columns kept beside it,
+ * as they are now. MAP_WAIT when a reference row the event's new values name is not there
+ * yet - only for an event newer than the row as read (a replay waits for nothing). */
 static map_status map_prepare_refresh(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                                       map_route *r, json_t *needs, char *err, size_t errlen)
 {
+    char tpath[600];
+    bool known;
+    map_position_path(t, r, tpath, sizeof tpath);
+    bool fresh = json_object_get(cache, r->doc) && !map_is_stale(t, ev, cache, r, tpath, &known);
+    size_t tl = strlen(t->table);
     for (int k = 0; k < t->nrefreshes; k++) {
         const map_table *c = map_find(mc, t->refreshes[k]);
+        for (size_t i = 0; i < c->nfields; i++) {
+            const map_field *f = &c->fields[i];
+            if (!f->nlookup || strncmp(f->lookup[0], t->table, tl) || f->lookup[0][tl] != '.')
+                continue;
+            const json_t *step = json_object_get(ev->after, f->lookup[0] + tl + 1);
+            json_t *v = NULL;
+            if (step && map_lookup_from(mc, f, 1, step, cache, needs, &v) < 0 && fresh) {
+                snprintf(err, errlen, "table %s: reference row for %s not synced yet", c->table, f->lookup[1]);
+                return MAP_WAIT;
+            }
+            json_decref(v);
+        }
         char idx[MAP_DOC_MAX], ppath[600];
         snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, c->table, r->rowkey);
         json_t *e, *doc;
-        if (map_cached(cache, idx, needs, &e) != 1 || !map_index_target(e) || !*map_index_target(e))
+        if (map_cached(cache, idx, needs, &e) != 1 || !map_index_target(e) || !*map_index_target(e) ||
+            map_cached(cache, map_index_target(e), needs, &doc) != 1)
             continue;
-        map_route_set(&r->refresh_doc, &r->refresh_doc_cap, map_index_target(e));
-        r->refresh_t = c;
-        if (map_cached(cache, r->refresh_doc, needs, &doc) != 1)
-            return MAP_OK;
         map_position_path(c, r, ppath, sizeof ppath);
         json_t *src = map_kept_src(doc, ppath);
         for (size_t i = 0; src && i < c->nfields; i++) {
@@ -564,20 +575,8 @@ static map_status map_prepare_refresh(const map_config *mc, const map_table *t, 
             json_t *plain = fsv_to_json(raw);
             map_lookup(mc, f, plain, cache, needs, &v); /* as the row is now (a later stale event) */
             json_decref(v);
-            v = NULL;
-            size_t tl = strlen(t->table);
-            if (map_names_row(plain, r) && !strncmp(f->lookup[0], t->table, tl) && f->lookup[0][tl] == '.') {
-                const json_t *step = json_object_get(ev->after, f->lookup[0] + tl + 1);
-                if (step && map_lookup_from(mc, f, 1, step, cache, needs, &v) < 0) {
-                    json_decref(plain);
-                    snprintf(err, errlen, "table %s: reference row for %s not synced yet", c->table, f->lookup[1]);
-                    return MAP_WAIT;
-                }
-                json_decref(v);
-            }
             json_decref(plain);
         }
-        return MAP_OK;
     }
     return MAP_OK;
 }
@@ -868,14 +867,18 @@ static map_status map_array_element(const map_config *mc, const map_table *t, co
     return st;
 }
 
-/* The columns of row the fields of t read, as compact values (a TOASTed one left out). */
-static json_t *map_src_of(const map_table *t, const json_t *row)
+/* The columns of row the fields of t read, as compact values; an unchanged TOASTed one
+ * as it was kept (old, the source columns kept so far; may be NULL). */
+static json_t *map_src_of(const map_table *t, const json_t *row, const json_t *old)
 {
     json_t *src = json_object();
     for (size_t i = 0; i < t->nfields; i++) {
-        const json_t *v = json_object_get(row, t->fields[i].column);
+        const char *col = t->fields[i].column;
+        const json_t *v = json_object_get(row, col), *kept = json_object_get(old, col);
         if (v && !(json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE)))
-            json_object_set_new(src, t->fields[i].column, fsv_from_json(v));
+            json_object_set_new(src, col, fsv_from_json(v));
+        else if (v && kept)
+            json_object_set_new(src, col, json_deep_copy(kept));
     }
     return fsv_map(src);
 }
@@ -897,7 +900,7 @@ static map_status map_merge_array_row(const map_config *mc, const map_table *t, 
         if (st != MAP_OK)
             return st;
         if (t->refreshed)
-            src = map_src_of(t, ev->after);
+            src = map_src_of(t, ev->after, map_kept_src(entry, ppath));
     }
     ev_position ref;
     bool refreshed = map_ref_of(entry, ppath, &ref);
@@ -1044,19 +1047,26 @@ static void map_leave(const map_config *mc, const map_table *t, const ev_event *
 /* Maps again the element map_prepare_refresh found, from the source columns kept beside
  * it; the lookups of this row read it as merged (or newer). The element keeps its own
  * position; this event's goes beside it as "ref", so that an older one is stale. */
-static map_status map_merge_refresh(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
-                                    size_t errlen)
+static map_status map_merge_refresh(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache,
+                                    bool row_stale, char *err, size_t errlen)
 {
     const map_table *c = r->refresh_t;
     json_t *entry = json_object_get(cache, r->refresh_doc);
     char ppath[600];
     map_position_path(c, r, ppath, sizeof ppath);
-    ev_position own, ref;
+    ev_position own, ref, newest = ev->pos;
     json_t *src = json_is_object(entry) ? map_kept_src(entry, ppath) : NULL;
     if (!src || !map_position_of(fsv_get(json_object_get(entry, "fields"), ppath), &own))
         return MAP_SKIP; /* the row is deleted, or its element keeps no columns */
-    if (map_ref_of(entry, ppath, &ref) && ev_position_cmp(ev->pos, ref) <= 0)
-        return MAP_STALE;
+    if (map_ref_of(entry, ppath, &ref)) {
+        /* a newer row event refreshed it already: this one changes nothing - unless its
+         * row's own write is what failed before (the row is not stale), when the element
+         * is mapped again from the row as the cache has it */
+        if (ev_position_cmp(ev->pos, ref) <= 0 && row_stale)
+            return MAP_STALE;
+        if (ev_position_cmp(ev->pos, ref) < 0)
+            newest = ref;
+    }
     json_t *row = json_object();
     const char *col;
     json_t *v;
@@ -1069,7 +1079,7 @@ static map_status map_merge_refresh(const map_config *mc, const ev_event *ev, ma
     if (st != MAP_OK)
         return st;
     json_t *kept = fsv_map(json_deep_copy(src)); /* src lives in the holder replaced next */
-    map_put(entry, ppath, map_row_holder(own, gone, element, kept, &ev->pos));
+    map_put(entry, ppath, map_row_holder(own, gone, element, kept, &newest));
     map_rebuild_array(mc, c, entry);
     map_derive(mc, c, entry, map_event_year(mc, ev));
     map_count(entry);
@@ -1079,16 +1089,38 @@ static map_status map_merge_refresh(const map_config *mc, const ev_event *ev, ma
 static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
                                 size_t errlen);
 
+/* The element a refreshing row's event maps again: through the key index entry of a
+ * refreshed table as the cache has it now - read by map_prepare, or written by an earlier
+ * event of the batch (an address row inserted just before its base row changed). */
+static bool map_find_refresh(const map_config *mc, const map_table *t, map_route *r, json_t *cache)
+{
+    for (int k = 0; k < t->nrefreshes; k++) {
+        char idx[MAP_DOC_MAX];
+        snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, t->refreshes[k], r->rowkey);
+        const char *doc = map_index_target(json_object_get(cache, idx));
+        if (doc && *doc && json_is_object(json_object_get(cache, doc))) {
+            map_route_set(&r->refresh_doc, &r->refresh_doc_cap, doc);
+            r->refresh_t = map_find(mc, t->refreshes[k]);
+            return true;
+        }
+    }
+    return false;
+}
+
 map_status map_merge(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, char *err,
                      size_t errlen)
 {
     map_status st = map_merge_row(mc, ev, r, cache, err, errlen);
-    if (!r->refresh_doc || !r->refresh_doc[0])
+    if (r->refresh_doc)
+        r->refresh_doc[0] = 0;
+    if (!r->t->nrefreshes || ev->op == 'd' || (st != MAP_OK && st != MAP_STALE) || !map_find_refresh(mc, r->t, r, cache))
         return st;
-    map_status rs = st == MAP_OK || st == MAP_STALE ? map_merge_refresh(mc, ev, r, cache, err, errlen) : MAP_SKIP;
-    if (rs != MAP_OK) {
-        r->refresh_doc[0] = 0; /* nothing written there */
-        return rs == MAP_STALE || rs == MAP_SKIP ? st : rs;
+    /* a refresh that cannot map (a reference row of the element's own columns missing)
+     * is dropped: the row's change stands, and the element waits for its row's next change */
+    char why[256];
+    if (map_merge_refresh(mc, ev, r, cache, st == MAP_STALE, why, sizeof why) != MAP_OK) {
+        r->refresh_doc[0] = 0;
+        return st;
     }
     if (st == MAP_STALE) /* only the element changed (its row's own write landed earlier) */
         map_route_set(&r->doc, &r->doc_cap, "");

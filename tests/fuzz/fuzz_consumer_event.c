@@ -1,10 +1,13 @@
 /* fuzz_consumer_event.c - member-consumer's pure path on arbitrary record values: the
  * Debezium envelope parser, then the default mapping (config/consumer.conf) routing and
- * merging the event into documents, with every read answered "missing" or with what an
- * earlier round wrote, then the :batchWrite body of every document it changed, which
- * must be JSON and carry exactly the masked fields (fsv_subset's copy). The envelope,
- * read from its text, must agree with jansson's whole tree. Nothing may crash, leak or
- * trip a sanitizer. */
+ * merging the event into documents, twice: with every read answered "missing", and
+ * against a small store (a member whose document holds positions, an address element
+ * with its kept columns, key index entries and reference rows, all for key 42, and a fee
+ * row 42 in another member's document: the lookups, the staleness checks, an address
+ * base row's refresh and a child row's move get exercised); then
+ * the :batchWrite body of every document it changed, which must be JSON and carry
+ * exactly the masked fields (fsv_subset's copy). The envelope, read from its text, must
+ * agree with jansson's whole tree. Nothing may crash, leak or trip a sanitizer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +33,32 @@ static map_config *fz_mapping(void)
             abort();
     }
     return mc;
+}
+
+/* Documents as the consumer holds them (compact values, fs_value.h). */
+static const char fz_store_text[] =
+    "{\"members/0101302989\":{\"updateTime\":\"2026-01-01T00:00:00Z\",\"fields\":{"
+    "\"profile\":{\"name\":\"J\",\"addresses\":[{\"street\":\"Old\"}]},\"membership\":{\"fee_year\":2025},"
+    "\"metadata\":{\"sync\":{\"membership_comrade\":{\"lsn\":100,\"commit_lsn\":100},"
+    "\"membership_newforeignaddress\":{\"rows\":{\"42\":{\"lsn\":200,\"commit_lsn\":200,\"v\":{\"street\":\"Old\"},"
+    "\"src\":{\"newcomradeaddress_ptr_id\":42,\"address\":\"Old\",\"postal_code\":\"0150\"},"
+    "\"ref\":{\"lsn\":150,\"commit_lsn\":150}}}}}}}},"
+    "\"sync_keys/membership_comrade:42\":{\"fields\":{\"doc\":\"members/0101302989\"}},"
+    "\"sync_keys/membership_newforeignaddress:42\":{\"fields\":{\"doc\":\"members/0101302989\"}},"
+    "\"sync_ref_newcomradeaddress/42\":{\"fields\":{\"id\":42,\"country_id\":109,\"current\":true,"
+    "\"metadata\":{\"sync\":{\"membership_newcomradeaddress\":{\"lsn\":150,\"commit_lsn\":150}}}}},"
+    "\"sync_ref_map_country/109\":{\"fields\":{\"id\":109,\"code\":\"IS\"}},"
+    "\"sync_keys/billing_membershipfee:42\":{\"fields\":{\"doc\":\"members/0202022020\"}},"
+    "\"members/0202022020\":{\"updateTime\":\"2026-01-01T00:00:00Z\",\"fields\":{"
+    "\"membership\":{\"fees_paid\":true,\"fee_year\":2026},"
+    "\"metadata\":{\"sync\":{\"billing_membershipfee\":{\"rows\":{\"42\":{\"lsn\":50,\"commit_lsn\":50}}}}}}}}";
+
+static json_t *fz_store(void)
+{
+    static json_t *store;
+    if (!store && !(store = json_loads(fz_store_text, 0, NULL)))
+        abort();
+    return store;
 }
 
 /* The write body of each changed document: JSON, and its fields what the mask selects. */
@@ -101,25 +130,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_agrees_with_tree(data, size, e, &ev);
     if (e != EV_OK)
         return 0;
-    json_t *key = json_pack("{s:i}", "id", 42), *cache = json_object();
-    /* a parent index entry, so that child tables get as far as merging */
-    json_object_set_new(cache, "sync_keys/membership_comrade:42",
-                        json_pack("{s:{s:s}}", "fields", "doc", "members/0101302989"));
-    map_route r = { 0 };
-    map_status st = MAP_NEED;
-    for (int round = 0; round < 8 && st == MAP_NEED; round++) {
-        json_t *needs = json_array();
-        st = map_prepare(mc, &ev, key, cache, &r, needs, err, sizeof err);
-        size_t i;
-        json_t *n;
-        json_array_foreach(needs, i, n)
-            json_object_set_new(cache, json_string_value(n), json_null());
-        json_decref(needs);
+    json_t *key = json_pack("{s:i}", "id", 42);
+    for (int pass = 0; pass < 2; pass++) {
+        json_t *cache = json_object(), *store = pass ? fz_store() : NULL;
+        /* a parent index entry, so that child tables get as far as merging */
+        json_object_set_new(cache, "sync_keys/membership_comrade:42",
+                            json_pack("{s:{s:s}}", "fields", "doc", "members/0101302989"));
+        map_route r = { 0 };
+        map_status st = MAP_NEED;
+        for (int round = 0; round < 8 && st == MAP_NEED; round++) {
+            json_t *needs = json_array();
+            st = map_prepare(mc, &ev, key, cache, &r, needs, err, sizeof err);
+            size_t i;
+            json_t *n;
+            json_array_foreach(needs, i, n) {
+                json_t *have = json_object_get(store, json_string_value(n));
+                json_object_set_new(cache, json_string_value(n), have ? json_deep_copy(have) : json_null());
+            }
+            json_decref(needs);
+        }
+        if (st == MAP_OK && map_merge(mc, &ev, &r, cache, err, sizeof err) == MAP_OK)
+            fz_bodies(cache);
+        map_route_free(&r);
+        json_decref(cache);
     }
-    if (st == MAP_OK && map_merge(mc, &ev, &r, cache, err, sizeof err) == MAP_OK)
-        fz_bodies(cache);
-    map_route_free(&r);
-    json_decref(cache);
     json_decref(key);
     ev_free(&ev);
     return 0;

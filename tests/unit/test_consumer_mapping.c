@@ -694,6 +694,63 @@ static void a_move_takes_the_old_address_out_at_once(void **state)
 #undef FOREIGN_ROW
 }
 
+/* The refresh where writes fail and events meet in one batch (found in review):
+ * - the base row's event retried after its own write failed, its element's landed, and
+ *   the address row's change in between put the element back: mapped again;
+ * - the address row inserted and its base row changed in one batch, the insert first:
+ *   the base row finds the element through the index entry the insert wrote;
+ * - a replay of an old base row event naming a country no longer there: stale, it does
+ *   not wait for the country. */
+static void refresh_survives_retries_and_batches(void **state)
+{
+    world *w = *state;
+    char buf[200], row[300], b0[300], a1[300];
+    const char *base = "membership_newcomradeaddress", *foreign = "membership_newforeignaddress";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_row(w, "map_country", "r", "{\"id\":109}", "{\"id\":109,\"code\":\"IS\"}", 100), MAP_OK);
+#define BASE_ROW "{\"id\":1,\"country_id\":%d,\"current\":%s}"
+#define FOREIGN_ROW "{\"newcomradeaddress_ptr_id\":1,\"comrade_id\":42,\"address\":\"%s\",\"postal_code\":\"0150\"," \
+                    "\"municipality\":\"Oslo\"}"
+    snprintf(row, sizeof row, BASE_ROW, 109, "true");
+    assert_int_equal(run_row(w, base, "c", "{\"id\":1}", row, 24100000), MAP_OK);
+    /* inserted and moved out of in one batch, the insert first */
+    snprintf(row, sizeof row, FOREIGN_ROW, "Road 1");
+    snprintf(a1, sizeof a1, "{\"op\":\"c\",\"after\":%s,\"source\":{\"table\":\"%s\",\"lsn\":24100010}}", row, foreign);
+    snprintf(row, sizeof row, BASE_ROW, 109, "false");
+    snprintf(b0, sizeof b0, "{\"op\":\"u\",\"after\":%s,\"source\":{\"table\":\"%s\",\"lsn\":24200000}}", row, base);
+    const char *batch[] = { a1, b0 }, *keys[] = { "{\"newcomradeaddress_ptr_id\":1}", "{\"id\":1}" };
+    map_status st[2];
+    run_batch_json(w, batch, keys, 2, st);
+    assert_int_equal(st[0], MAP_OK);
+    assert_int_equal(st[1], MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "");
+    /* current again; then moved out of, but the base row's own write fails (its
+     * reference row stays as it was) while the element's lands */
+    snprintf(row, sizeof row, BASE_ROW, 109, "true");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24300000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Road 1");
+    json_t *was = json_deep_copy(json_object_get(w->store, "sync_ref_newcomradeaddress/1"));
+    snprintf(row, sizeof row, BASE_ROW, 109, "false");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24400000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "");
+    json_object_set_new(w->store, "sync_ref_newcomradeaddress/1", was);
+    /* the address row changes meanwhile, reading the base row as it was: back in */
+    snprintf(row, sizeof row, FOREIGN_ROW, "Road 1b");
+    assert_int_equal(run_row(w, foreign, "u", "{\"newcomradeaddress_ptr_id\":1}", row, 24450000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "Road 1b");
+    /* the base row's event retried: its row is applied, and the element mapped again */
+    snprintf(row, sizeof row, BASE_ROW, 109, "false");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24400000), MAP_OK);
+    assert_string_equal(streets(w, buf, sizeof buf), "");
+    /* an old base row event naming a country that is gone, replayed: stale, no waiting */
+    snprintf(row, sizeof row, BASE_ROW, 999, "true");
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24150000), MAP_STALE);
+    /* a new one naming it waits for it */
+    assert_int_equal(run_row(w, base, "u", "{\"id\":1}", row, 24500000), MAP_WAIT);
+#undef BASE_ROW
+#undef FOREIGN_ROW
+}
+
 /* A fee and a union membership booked to the wrong member, then moved to the right one
  * (comrade_id corrected): they leave the first member's document - the fee no longer
  * makes that member active - and join the other's; and back again. */
@@ -817,6 +874,7 @@ int main(void)
         T(element_if_keeps_only_current_rows),
         T(a_move_takes_the_old_address_out_at_once),
         T(a_row_moved_to_another_member_leaves_the_first),
+        T(refresh_survives_retries_and_batches),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
