@@ -129,37 +129,35 @@ static int map_load_values(map_loader *ld, const config_setting_t *g, map_field 
     return 0;
 }
 
-static int map_load_lookup(map_loader *ld, const config_setting_t *g, map_field *f)
+/* name = [ "...", ... ]: 1 to max strings into out (*n of them); steps: each must be a
+ * lookup step, "table.column", else a table name. */
+static int map_load_names(map_loader *ld, const config_setting_t *g, const char *name, int max, bool steps,
+                          char **out, int *n)
 {
-    config_setting_t *l = config_setting_get_member(g, "lookup");
+    config_setting_t *l = config_setting_get_member(g, name);
     if (!l)
         return 0;
-    if (!config_setting_is_aggregate(l) || config_setting_length(l) < 1 || config_setting_length(l) > MAP_MAX_LOOKUP)
-        return cfg_fail(ld->cf, l, ld->err, "\"lookup\" must list 1 to %d \"table.column\" steps", MAP_MAX_LOOKUP);
+    const char *what = steps ? "\"table.column\" step" : "table name";
+    if (!config_setting_is_aggregate(l) || config_setting_length(l) < 1 || config_setting_length(l) > max)
+        return cfg_fail(ld->cf, l, ld->err, "\"%s\" must list 1 to %d of: %s", name, max, what);
     for (int i = 0; i < config_setting_length(l); i++) {
-        const char *step = config_setting_get_string_elem(l, i);
-        if (!step || !strchr(step, '.') || step[0] == '.' || step[strlen(step) - 1] == '.')
-            return cfg_fail(ld->cf, l, ld->err, "lookup step %d must be \"table.column\"", i + 1);
-        f->lookup[f->nlookup++] = strdup(step);
+        const char *s = config_setting_get_string_elem(l, i);
+        if (!s || !*s || (steps && (!strchr(s, '.') || s[0] == '.' || s[strlen(s) - 1] == '.')))
+            return cfg_fail(ld->cf, l, ld->err, "%s entry %d must be a %s", name, i + 1, what);
+        out[(*n)++] = strdup(s);
     }
     return 0;
+}
+
+static int map_load_lookup(map_loader *ld, const config_setting_t *g, map_field *f)
+{
+    return map_load_names(ld, g, "lookup", MAP_MAX_LOOKUP, true, f->lookup, &f->nlookup);
 }
 
 /* refreshes = [ "table", ... ]: checked against the whole mapping in map_check. */
 static int map_load_refreshes(map_loader *ld, const config_setting_t *g, map_table *t)
 {
-    config_setting_t *l = config_setting_get_member(g, "refreshes");
-    if (!l)
-        return 0;
-    if (!config_setting_is_array(l) || config_setting_length(l) < 1 || config_setting_length(l) > MAP_MAX_REFRESH)
-        return cfg_fail(ld->cf, l, ld->err, "\"refreshes\" must list 1 to %d table names", MAP_MAX_REFRESH);
-    for (int i = 0; i < config_setting_length(l); i++) {
-        const char *name = config_setting_get_string_elem(l, i);
-        if (!name || !*name)
-            return cfg_fail(ld->cf, l, ld->err, "\"refreshes\" must list table names");
-        t->refreshes[t->nrefreshes++] = strdup(name);
-    }
-    return 0;
+    return map_load_names(ld, g, "refreshes", MAP_MAX_REFRESH, false, t->refreshes, &t->nrefreshes);
 }
 
 static int map_load_field(map_loader *ld, const config_setting_t *g, map_field *f)

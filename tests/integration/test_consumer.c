@@ -826,15 +826,9 @@ static void a_missing_database_backs_off(void **state)
     assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
 }
 
-typedef struct metric_equal {
-    fixture *f;
-    const char *name;
-    double want;
-} metric_equal;
-
 static bool metric_equals(void *ud)
 {
-    metric_equal *m = ud;
+    wait_metric *m = ud;
     return metric(m->f, m->name) == m->want;
 }
 
@@ -856,7 +850,7 @@ static void a_partition_revoked_while_backing_off_comes_back_fetching(void **sta
     const char *slow[] = { "EKKLESIA_RETRY_BASE_MS=3000", "EKKLESIA_RETRY_MAX_MS=4000", "KAFKA_SESSION_TIMEOUT_MS=6000",
                            "KAFKA_HEARTBEAT_INTERVAL_MS=500", NULL };
     start_consumer(f, f->group, slow);
-    metric_equal owns = { f, "ekklesia_sync_consumer_assigned_partitions", 2 };
+    wait_metric owns = { f, "ekklesia_sync_consumer_assigned_partitions", 2 };
     assert_true(th_wait_until(metric_equals, &owns, 30000));
     wait_metric_at_least(f, "ekklesia_sync_consumer_partitions_backing_off", 2, 30000);
     /* another replica takes one partition, then leaves: it comes back */

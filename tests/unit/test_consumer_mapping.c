@@ -589,6 +589,9 @@ static void bad_mappings_are_refused(void **state)
     refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
            " fields = ( { column = \"a\"; path = \"b\"; } );\n refreshes = \"u\"; } ); };\n",
            "\"refreshes\" must list", 3);
+    refuse("mapping: { tables = ( { table = \"t\"; collection = \"c\"; id = { key = true; };\n"
+           " fields = ( { column = \"a\"; path = \"b\"; lookup = [ \"nodot\" ]; } ); } ); };\n",
+           "lookup entry 1 must be a \"table.column\" step", 2);
 }
 
 /* A mapping from configuration text. */
