@@ -1,8 +1,10 @@
 /* seed_activity.c - keeps a membership database changing the way a party's register
  * does, at a chosen rate, so that a newcomer sees the sync live: members join (with
  * contact info, an address and this year's fee), move house, change e-mail or phone,
- * pay the fee, and leave (soft delete). Each change is one transaction, through libpq
- * with the PG* variables. Prints counts per kind of change, never member data. */
+ * pay the fee, have a fee booked to them by mistake moved to the member who paid it
+ * (comrade_id corrected), and leave (soft delete). Each change is one transaction,
+ * through libpq with the PG* variables. Prints counts per kind of change, never member
+ * data. */
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,9 +16,9 @@
 #include "tools/seed/seed.h"
 #include "tools/seed/seed_activity.h"
 
-enum { ACT_JOIN, ACT_MOVE, ACT_EMAIL, ACT_PHONE, ACT_FEE, ACT_LEAVE, ACT_COUNT };
-static const char *const act_names[ACT_COUNT] = { "join", "move", "email", "phone", "fee", "leave" };
-static const unsigned act_weights[ACT_COUNT] = { 10, 25, 25, 15, 20, 5 };
+enum { ACT_JOIN, ACT_MOVE, ACT_EMAIL, ACT_PHONE, ACT_FEE, ACT_REBOOK, ACT_LEAVE, ACT_COUNT };
+static const char *const act_names[ACT_COUNT] = { "join", "move", "email", "phone", "fee", "rebook", "leave" };
+static const unsigned act_weights[ACT_COUNT] = { 10, 25, 25, 15, 20, 5, 5 };
 
 static volatile sig_atomic_t act_stop;
 static void act_on_signal(int sig) { (void)sig; act_stop = 1; }
@@ -122,9 +124,29 @@ static int act_change(PGconn *c, seed_rng *r, int kind, uint64_t seed)
         p[1] = year;
         return act_exec(c, "INSERT INTO billing_membershipfee (comrade_id, year, date_paid) VALUES ($1, $2, current_date) "
                            "ON CONFLICT (comrade_id, year) DO UPDATE SET date_paid = current_date", 2, p);
+    case ACT_REBOOK: { /* this year's fee of member id was another's: moved to a member without one */
+        long to = act_pick_member(c, r);
+        if (!to)
+            return 0;
+        snprintf(value, sizeof value, "%ld", to);
+        snprintf(year, sizeof year, "%d", tm.tm_year + 1900);
+        const char *q[] = { sid, value, year };
+        return act_exec(c, "UPDATE billing_membershipfee SET comrade_id = $2 WHERE comrade_id = $1 AND year = $3 "
+                           "AND $1 <> $2 AND NOT EXISTS (SELECT 1 FROM billing_membershipfee "
+                           "WHERE comrade_id = $2 AND year = $3)", 3, q);
+    }
     default:
         return act_exec(c, "UPDATE membership_comrade SET deleted_at = now() WHERE id = $1", 1, p);
     }
+}
+
+static void act_report(const char *when, long done, const long *counts, long failures)
+{
+    char kinds[256];
+    size_t o = 0;
+    for (int i = 0; i < ACT_COUNT && o < sizeof kinds; i++)
+        o += (size_t)snprintf(kinds + o, sizeof kinds - o, "%s%s %ld", i ? ", " : "", act_names[i], counts[i]);
+    fprintf(stderr, "member-seed activity: %s%ld changes (%s), %ld failed\n", when, done, kinds, failures);
 }
 
 int seed_activity_run(double rate, double duration, uint64_t seed)
@@ -171,13 +193,10 @@ int seed_activity_run(double rate, double duration, uint64_t seed)
         done++;
         if (now - last_report >= 10 * 1000000 || act_stop) {
             last_report = now;
-            fprintf(stderr, "member-seed activity: %ld changes (join %ld, move %ld, email %ld, phone %ld, fee %ld, leave %ld), %ld failed\n",
-                    done, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures);
+            act_report("", done, counts, failures);
         }
     }
-    fprintf(stderr, "member-seed activity: done, %ld changes (join %ld, move %ld, email %ld, phone %ld, fee %ld, leave %ld), %ld failed\n",
-            done, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], failures);
-    (void)act_names;
+    act_report("done, ", done, counts, failures);
     PQfinish(c);
     return failures && failures == done ? 1 : 0;
 }
