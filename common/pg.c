@@ -78,7 +78,7 @@ int pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
     return rc;
 }
 
-int pg_create_logical_slot(PGconn *repl, const char *slot, char *snapshot_name,
+int pg_create_logical_slot(PGconn *repl, const char *slot, bool temporary, char *snapshot_name,
                            size_t snapshot_len, uint64_t *consistent_lsn, char *err, size_t errlen)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
@@ -87,7 +87,7 @@ int pg_create_logical_slot(PGconn *repl, const char *slot, char *snapshot_name,
         return -1;
     }
     char sql[512];
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput %s", ident, temporary ? " TEMPORARY" : "",
              snapshot_name ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     PQfreemem(ident);
     PGresult *r = PQexec(repl, sql);
@@ -100,6 +100,26 @@ int pg_create_logical_slot(PGconn *repl, const char *slot, char *snapshot_name,
         if (snapshot_name)
             snprintf(snapshot_name, snapshot_len, "%s", PQgetisnull(r, 0, 2) ? "" : PQgetvalue(r, 0, 2));
         rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_drop_own_slot(PGconn *repl, const char *slot, char *err, size_t errlen)
+{
+    char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
+    if (!ident) {
+        pg_error_text(repl, "bad slot name", err, errlen);
+        return -1;
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s", ident);
+    PQfreemem(ident);
+    PGresult *r = PQexec(repl, sql);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_error_text(repl, "DROP_REPLICATION_SLOT failed", err, errlen);
+        rc = -1;
     }
     PQclear(r);
     return rc;

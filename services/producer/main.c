@@ -149,17 +149,19 @@ static int ensure_topics(producer *p)
 }
 
 /* Creates the slot with an exported snapshot and takes the snapshot. 0 done, 1
- * stopped by a signal, -1 failed. */
-static int take_snapshot(producer *p, uint64_t *start)
+ * stopped by a signal, -1 failed. A temporary slot (initial_only: a one-off snapshot,
+ * memberctl's) goes with the connection, so that no failure leaves it holding WAL. */
+static int take_snapshot(producer *p, uint64_t *start, bool temporary)
 {
     char err[512], snapshot[128];
     uint64_t cp;
-    if (pg_create_logical_slot(p->repl, p->set.slot_name, snapshot, sizeof snapshot, &cp, err, sizeof err) != 0) {
+    if (pg_create_logical_slot(p->repl, p->set.slot_name, temporary, snapshot, sizeof snapshot, &cp, err,
+                               sizeof err) != 0) {
         log_error("%s", err);
         return -1;
     }
-    log_info("created replication slot %s at %X/%X; taking the initial snapshot", p->set.slot_name,
-             (unsigned)(cp >> 32), (unsigned)cp);
+    log_info("created %sreplication slot %s at %X/%X; taking the initial snapshot", temporary ? "temporary " : "",
+             p->set.slot_name, (unsigned)(cp >> 32), (unsigned)cp);
     if (state_write(p, STATE_SNAPSHOT_RUNNING, cp) != 0)
         return -1;
     pos_init(&p->pos, cp);
@@ -206,7 +208,7 @@ static int prepare(producer *p, uint64_t *start)
     if (mode == SNAP_NEVER) {
         if (!s.exists) {
             char err[512];
-            if (pg_create_logical_slot(p->repl, p->set.slot_name, NULL, 0, &s.confirmed, err, sizeof err) != 0) {
+            if (pg_create_logical_slot(p->repl, p->set.slot_name, false, NULL, 0, &s.confirmed, err, sizeof err) != 0) {
                 log_error("%s", err);
                 return -1;
             }
@@ -227,10 +229,12 @@ static int prepare(producer *p, uint64_t *start)
         if (drop_slot(p) != 0)
             return -1;
     }
-    int rc = take_snapshot(p, start);
+    int rc = take_snapshot(p, start, mode == SNAP_INITIAL_ONLY);
     if (rc == 0 && mode == SNAP_INITIAL_ONLY) {
-        log_info("snapshot.mode = initial_only: dropping the slot and stopping");
-        drop_slot(p);
+        char err[512];
+        log_info("snapshot.mode = initial_only: dropping the temporary slot and stopping");
+        if (pg_drop_own_slot(p->repl, p->set.slot_name, err, sizeof err) != 0)
+            log_warn("%s (the server drops it when the connection ends)", err);
         return 1;
     }
     return rc;

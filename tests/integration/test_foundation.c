@@ -28,7 +28,7 @@ static void replication_slot_roundtrip(void **state)
     assert_non_null(repl);
     uint64_t lsn = 0;
     th_unique_name("slot", slot, sizeof slot);
-    assert_int_equal(pg_create_logical_slot(repl, slot, snapshot, sizeof snapshot, &lsn, err, sizeof err), 0);
+    assert_int_equal(pg_create_logical_slot(repl, slot, false, snapshot, sizeof snapshot, &lsn, err, sizeof err), 0);
     assert_true(lsn > 0);
     assert_true(strlen(snapshot) > 0);
 
@@ -60,6 +60,45 @@ static void replication_slot_roundtrip(void **state)
     char *count = th_sql_value(conninfo, sql);
     assert_string_equal(count, "0");
     free(count);
+}
+
+typedef struct slot_probe {
+    const char *conninfo, *slot;
+} slot_probe;
+
+static bool slot_is_gone(void *ud)
+{
+    slot_probe *p = ud;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '%s'", p->slot);
+    char *count = th_sql_value(p->conninfo, sql);
+    bool gone = count && !strcmp(count, "0");
+    free(count);
+    return gone;
+}
+
+/* A temporary slot (memberctl snapshot's) is dropped by its own connection, and by the
+ * server when that connection ends any other way: none is left holding WAL. */
+static void temporary_slots_go_with_their_connection(void **state)
+{
+    (void)state;
+    char db[64], conninfo[512], err[512], snapshot[128], slot[64];
+    th_unique_name("foundation", db, sizeof db);
+    assert_int_equal(th_create_database(db, conninfo, sizeof conninfo), 0);
+    slot_probe probe = { conninfo, slot };
+    uint64_t lsn = 0;
+    th_unique_name("tslot", slot, sizeof slot);
+    PGconn *repl = pg_connect(conninfo, true, err, sizeof err);
+    assert_non_null(repl);
+    assert_int_equal(pg_create_logical_slot(repl, slot, true, snapshot, sizeof snapshot, &lsn, err, sizeof err), 0);
+    assert_false(slot_is_gone(&probe));
+    assert_int_equal(pg_drop_own_slot(repl, slot, err, sizeof err), 0);
+    assert_true(slot_is_gone(&probe));
+    /* the connection lost instead (a killed process) */
+    assert_int_equal(pg_create_logical_slot(repl, slot, true, snapshot, sizeof snapshot, &lsn, err, sizeof err), 0);
+    assert_false(slot_is_gone(&probe));
+    PQfinish(repl);
+    assert_true(th_wait_until(slot_is_gone, &probe, 10000));
 }
 
 static void bad_connection_is_a_clear_error(void **state)
@@ -179,6 +218,7 @@ int main(void)
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replication_slot_roundtrip),
+        cmocka_unit_test(temporary_slots_go_with_their_connection),
         cmocka_unit_test(bad_connection_is_a_clear_error),
         cmocka_unit_test(kafka_produce_consume),
         cmocka_unit_test(unknown_topic_is_an_error_not_a_new_topic),

@@ -168,7 +168,7 @@ static void status_reports_slot_topics_and_lag(void **state)
     assert_non_null(repl);
     uint64_t lsn;
     th_unique_name("slot", slot, sizeof slot);
-    assert_int_equal(pg_create_logical_slot(repl, slot, NULL, 0, &lsn, err, sizeof err), 0);
+    assert_int_equal(pg_create_logical_slot(repl, slot, false, NULL, 0, &lsn, err, sizeof err), 0);
     (void)snap;
     PQfinish(repl);
     char e1[600], e2[128];

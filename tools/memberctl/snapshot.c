@@ -106,8 +106,8 @@ int ctl_snapshot(ctl_ctx *ctx, int argc, char **argv)
         printf("snapshot done; the temporary slot %s was dropped\n", slot);
         return CTL_OK;
     }
-    fprintf(stderr, "memberctl: the snapshot failed (member-producer exit %d); see its log above. If the slot %s "
-                    "is left in pg_replication_slots, drop it: SELECT pg_drop_replication_slot('%s')\n",
-            WIFEXITED(st) ? WEXITSTATUS(st) : -1, slot, slot);
+    fprintf(stderr, "memberctl: the snapshot failed (member-producer exit %d); see its log above. The temporary "
+                    "slot %s went with its connection; run the snapshot again\n",
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1, slot);
     return WIFEXITED(st) && WEXITSTATUS(st) == CTL_USAGE ? CTL_USAGE : CTL_FAIL;
 }
