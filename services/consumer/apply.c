@@ -344,6 +344,10 @@ static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool 
             json_t *list = json_array();
             x->st = map_prepare(mc, &e->ev, e->key, a->cache, &x->route, list, err, sizeof err);
             known += apply_add_needs(a, i, after_insert[i], list, needs);
+            if (e->leave_doc && (x->st == MAP_OK || x->st == MAP_NEED) && !json_object_get(a->cache, e->leave_doc)) {
+                json_object_set_new(needs, e->leave_doc, json_true()); /* map_leave_again reads it */
+                x->st = MAP_NEED;
+            }
             json_decref(list);
             switch (x->st) {
             case MAP_OK:
@@ -418,6 +422,11 @@ static void apply_merge(apply_ctx *a)
             map_touch_index(a->c->mc, &x->route, a->cache);
             st = MAP_OK;
         }
+        if ((st == MAP_OK || st == MAP_STALE) && e->leave_doc && !x->route.left_doc[0] &&
+            map_leave_again(a->c->mc, &e->ev, &x->route, a->cache, e->leave_doc) && st == MAP_STALE) {
+            x->route.doc[0] = 0; /* only the document left changes */
+            st = MAP_OK;
+        }
         switch (st) {
         case MAP_OK:
             x->outcome = OUT_APPLIED;
@@ -484,6 +493,8 @@ static void apply_write_result(apply_ctx *a, json_t *events, fs_class cls, const
         size_t i = (size_t)json_integer_value(ix);
         cev *e = a->b[i];
         apply_item *x = &a->it[i];
+        if (x->route.left_doc[0] && !e->leave_doc && !(e->leave_doc = strdup(x->route.left_doc)))
+            abort(); /* its row moved out of a document: the retry makes sure it is out */
         if (x->outcome != OUT_APPLIED)
             continue; /* already failed through another of its writes */
         if (x->route.own_index[0] && cls != FS_PRECONDITION)
@@ -570,6 +581,8 @@ static void apply_settle(apply_ctx *a)
         case OUT_APPLIED:
             e->state = CEV_DONE;
             e->index_pending = false;
+            free(e->leave_doc);
+            e->leave_doc = NULL;
             finished++;
             cm_applied(x->route.t->collection, x->op, 1);
             if (x->source_ts_ms > 0)

@@ -78,6 +78,9 @@ typedef struct cev {
     cev_state state;
     bool isolate;            /* apply alone (a coalesced write was refused) */
     bool index_pending;      /* its key index write failed: write it even when stale */
+    char *leave_doc;         /* a write of it failed when its row had moved out of this
+                              * document: the retry takes the row out again, even when
+                              * stale elsewhere (NULL: none) */
     int attempts;
     int64_t not_before_ms;   /* waiting for its parent row: not taken again before this */
     int64_t first_fail_ms, last_fail_ms;

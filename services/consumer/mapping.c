@@ -517,7 +517,7 @@ static bool map_moved_in(const map_config *mc, const map_table *t, const ev_even
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
     json_t *f = fsv_map_fields(fsv_get(json_object_get(json_object_get(cache, r->doc), "fields"), ppath));
-    return !f || fsv_is_true(json_object_get(f, "left")) || (t->per_row && fsv_is_true(json_object_get(f, "deleted")));
+    return !f || fsv_is_true(json_object_get(f, "left"));
 }
 
 /* The source columns an element of c keeps beside it (c->refreshed), as compact
@@ -923,9 +923,28 @@ static json_t *map_set_value(const map_set *s, const ev_event *ev)
     return fsv_from_json(s->value);
 }
 
+/* Whether the document holds a live row of per-row table t other than this one (its
+ * fields are that row's now: a fee booked to this member after one moved away). */
+static bool map_other_live_row(const map_table *t, json_t *entry, const char *rowkey)
+{
+    char path[300] = "metadata.sync";
+    fsv_path_append(path, sizeof path, t->table);
+    fsv_path_append(path, sizeof path, "rows");
+    const char *k;
+    json_t *v;
+    json_object_foreach(fsv_map_fields(fsv_get(json_object_get(entry, "fields"), path)), k, v) {
+        json_t *f = fsv_map_fields(v);
+        if (strcmp(k, rowkey) && f && !fsv_is_true(json_object_get(f, "deleted")))
+            return true;
+    }
+    return false;
+}
+
 static map_status map_merge_delete(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                                    const map_route *r, json_t *entry)
 {
+    if (t->per_row && !t->array && t->del != MAP_DEL_IGNORE && map_other_live_row(t, entry, r->rowkey))
+        return MAP_OK; /* the fields belong to that row */
     switch (t->del) {
     case MAP_DEL_IGNORE: return MAP_SKIP;
     case MAP_DEL_SOFT:
@@ -1021,7 +1040,9 @@ static void map_leave(const map_config *mc, const map_table *t, const ev_event *
     map_route_set(&r->left_doc, &r->left_doc_cap, from);
     json_t *x = map_entry(cache, from);
     if (t->per_row) { /* read (map_prepare): the row goes as if deleted there, at this position */
-        map_put(x, ppath, map_position_value(ev->pos, true, NULL));
+        json_t *gone = map_position_value(ev->pos, true, NULL);
+        json_object_set_new(fsv_map_fields(gone), "left", fsv_bool(true)); /* a move back is seen */
+        map_put(x, ppath, gone);
         if (t->array)
             map_rebuild_array(mc, t, x);
         else if (t->del == MAP_DEL_CLEAR || t->del == MAP_DEL_SOFT)
@@ -1167,8 +1188,8 @@ static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_ro
     if (st != MAP_OK)
         return st;
     if (!json_is_true(json_object_get(entry, "_delete"))) {
-        if (!t->array)
-            map_put(entry, ppath, map_position_value(ev->pos, false, NULL));
+        if (!t->array) /* a per-row table's deleted row says so (map_other_live_row) */
+            map_put(entry, ppath, map_position_value(ev->pos, ev->op == 'd' && t->per_row, NULL));
         map_derive(mc, t, entry, map_event_year(mc, ev));
     }
     /* The index entry is written with the row's first state in this document, and with
@@ -1184,6 +1205,23 @@ static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_ro
         map_touch_index(mc, r, cache);
     map_count(entry);
     return MAP_OK;
+}
+
+bool map_leave_again(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, const char *from)
+{
+    const map_table *t = r->t;
+    json_t *have = json_object_get(cache, from);
+    if (!t || !strcmp(from, r->doc) || !json_is_object(have))
+        return false;
+    char ppath[600];
+    map_position_path(t, r, ppath, sizeof ppath);
+    json_t *holder = fsv_get(json_object_get(have, "fields"), ppath);
+    ev_position pos;
+    bool later = map_position_of(holder, &pos) && ev_position_cmp(pos, ev->pos) > 0; /* came back since */
+    if (later || fsv_is_true(json_object_get(fsv_map_fields(holder), "left")))
+        return false;
+    map_leave(mc, t, ev, cache, r, from, ppath);
+    return r->left_doc[0] != 0;
 }
 
 void map_touch_index(const map_config *mc, const map_route *r, json_t *cache)

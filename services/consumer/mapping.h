@@ -204,6 +204,12 @@ map_status map_merge(const map_config *mc, const ev_event *ev, map_route *route,
  * the :batchGet mask, so reads return only these. New JSON array of strings. */
 json_t *map_read_mask(const map_config *mc);
 
+/* The retry of an event whose row moved out of document from and one of whose writes
+ * failed (maybe that one): takes the row out of from again (cache[from] read), unless
+ * from shows it gone already or back at a later position. True when from changed
+ * (route->left_doc names it then). */
+bool map_leave_again(const map_config *mc, const ev_event *ev, map_route *route, json_t *cache, const char *from);
+
 /* Writes the row's key index entry (doc path) into the cache, as map_merge does for an
  * applied event; for a retry whose index write failed after its document was written. */
 void map_touch_index(const map_config *mc, const map_route *route, json_t *cache);

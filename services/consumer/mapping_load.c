@@ -312,6 +312,10 @@ static int map_load_table(map_loader *ld, const config_setting_t *g, map_table *
             return cfg_fail(ld->cf, g, ld->err, "element_if = \"%s\" must name a field of an array table's element",
                             t->element_if);
     }
+    if (t->per_row && !t->array && t->del == MAP_DEL_HARD)
+        return cfg_fail(ld->cf, g, ld->err,
+                        "table %s has positions per row: delete = \"hard\" would delete the document of all its "
+                        "rows; use \"clear\" or \"soft\"", t->table);
     if (t->del == MAP_DEL_SOFT && t->nsoft == 0 && !t->array)
         return cfg_fail(ld->cf, g, ld->err, "delete = \"soft\" needs a soft_delete list of { path; value; }");
     if (t->nfields == 0 && !t->all_columns)

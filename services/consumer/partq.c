@@ -43,6 +43,7 @@ static void cev_free(cev *e)
     if (e->rec.headers)
         rd_kafka_headers_destroy(e->rec.headers);
     free(e->err);
+    free(e->leave_doc);
     free(e);
 }
 
