@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "common/clock.h"
@@ -806,6 +807,94 @@ static void a_refused_request_is_narrowed_down_not_dead_lettered(void **state)
     assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
 }
 
+/* One write of a :batchWrite fails (its per-write status): only that document is
+ * written again; the others of the request were written once. */
+static void a_failed_write_is_retried_alone(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, (const char *const[]){ "--fault", "status=ABORTED,count=1,document=members/1000000001", NULL });
+    make_topics(f, 1);
+    produce_ten_members(f, 9700);
+    start_consumer(f, f->group, NULL);
+    wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 60000);
+    assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.ABORTED\"}") >= 1);
+    for (long id = 1; id <= 10; id++) {
+        char ssn[16], doc[40];
+        ssn_of(id, ssn, sizeof ssn);
+        snprintf(doc, sizeof doc, "members/%s", ssn);
+        json_t *d = get_doc(f, doc);
+        assert_non_null(d);
+        assert_string_equal(json_string_value(json_object_get(d, "createTime")),
+                            json_string_value(json_object_get(d, "updateTime"))); /* one successful write */
+        json_decref(d);
+    }
+    dlq_rec r[1];
+    assert_int_equal(read_dlq(f, "membership_comrade", r, 1, 3000), 0);
+}
+
+/* This year's fee event of row id for member comrade_id, committed now. */
+static void produce_fee(fixture *f, char op, long id, long comrade_id, uint64_t lsn)
+{
+    char key[32], v[600];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(key, sizeof key, "{\"id\":%ld}", id);
+    snprintf(v, sizeof v,
+             "{\"before\":null,\"after\":{\"id\":%ld,\"comrade_id\":%ld,\"year\":%d,\"date_paid\":\"%d-03-01\"},"
+             "\"source\":{\"table\":\"billing_membershipfee\",\"schema\":\"public\",\"lsn\":%llu,\"ts_ms\":%lld},"
+             "\"op\":\"%c\"}",
+             id, comrade_id, tm.tm_year + 1900, tm.tm_year + 1900, (unsigned long long)lsn, (long long)now * 1000, op);
+    produce(f, "billing_membershipfee", key, v, strlen(v));
+}
+
+typedef struct status_wait {
+    fixture *f;
+    const char *doc, *want;
+} status_wait;
+
+static bool status_is(void *ud)
+{
+    status_wait *w = ud;
+    json_t *d = get_doc(w->f, w->doc);
+    const char *got = field_string(d, "membership", "status");
+    bool ok = got && !strcmp(got, w->want);
+    json_decref(d);
+    return ok;
+}
+
+/* A fee booked to the wrong member is moved to the right one, and the write that takes
+ * it out of the first member's document fails once while the others land: the retry
+ * (stale where the fee went) still takes it out - the first member is not left
+ * "active" on a fee that is not theirs. */
+static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
+{
+    fixture *f = *state;
+    start_emulator(f, NULL);
+    make_topics(f, 1);
+    make_topic(f, "billing_membershipfee", 1);
+    produce_comrade(f, 'c', 1, "1000000001", "member 1", 9800, NULL);
+    produce_comrade(f, 'c', 2, "1000000002", "member 2", 9810, NULL);
+    produce_fee(f, 'c', 6, 1, 9820);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    status_wait first = { f, "members/1000000001", "active" }, second = { f, "members/1000000002", "unpaid" };
+    assert_true(th_wait_until(status_is, &first, 60000));
+    assert_true(th_wait_until(status_is, &second, 60000));
+    char *resp = NULL;
+    assert_int_equal(th_http("POST", f->emu_port, "/emulator/v1/faults",
+                             "{\"status\":\"ABORTED\",\"count\":1,\"document\":\"members/1000000001\"}", &resp),
+                     200);
+    free(resp);
+    produce_fee(f, 'u', 6, 2, 9900);
+    flush(f);
+    second.want = "active";
+    first.want = "unpaid";
+    assert_true(th_wait_until(status_is, &second, 60000));
+    assert_true(th_wait_until(status_is, &first, 60000));
+    assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.ABORTED\"}") >= 1);
+}
+
 /* A database that does not exist answers every request NOT_FOUND: not the data's fault,
  * and not worth a busy loop. The partition backs off (the gauge says so) and everything
  * is applied once the database is there. */
@@ -917,6 +1006,8 @@ int main(void)
         T(a_refused_request_is_narrowed_down_not_dead_lettered),
         T(a_missing_database_backs_off),
         T(a_partition_revoked_while_backing_off_comes_back_fetching),
+        T(a_failed_write_is_retried_alone),
+        T(a_fee_moved_away_leaves_even_when_that_write_fails),
     };
     if (getenv("EKKLESIA_TEST_FILTER")) /* one test by name (wildcards *, ?) */
         cmocka_set_test_filter(getenv("EKKLESIA_TEST_FILTER"));

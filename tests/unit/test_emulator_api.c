@@ -542,6 +542,36 @@ static void test_reset_and_export(void **state)
     json_decref(other);
 }
 
+/* A write rule fails single writes of :batchWrite: their per-write status says so, the
+ * request's other writes are applied, and requests as such are not faulted. */
+static void test_write_faults(void **state)
+{
+    fixture *f = *state;
+    emu_status st;
+    assert_int_equal(emu_faults_add_spec(f->ctx->faults, "status=ABORTED,count=1,document=c/w1", &st), 0);
+    emu_fault_decision d;
+    emu_faults_decide(f->ctx->faults, "POST", V1 ":batchWrite", &d);
+    assert_int_equal(d.code, EMU_OK);
+    const char *body = "{\"writes\":[{\"update\":{\"name\":\"" DB "/documents/c/w1\",\"fields\":{}}},"
+                       "{\"update\":{\"name\":\"" DB "/documents/c/w2\",\"fields\":{}}}]}";
+    int http;
+    json_t *r = call(f, "POST", V1 ":batchWrite", NULL, body, &http);
+    assert_int_equal(http, 200);
+    json_t *status = json_object_get(r, "status");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(status, 0), "code")), 10); /* ABORTED */
+    assert_null(json_object_get(json_array_get(status, 1), "code"));
+    json_decref(r);
+    json_decref(call(f, "GET", V1 "/c/w1", NULL, NULL, &http));
+    assert_int_equal(http, 404);
+    json_decref(call(f, "GET", V1 "/c/w2", NULL, NULL, &http));
+    assert_int_equal(http, 200);
+    r = call(f, "POST", V1 ":batchWrite", NULL, body, &http); /* the count is used up */
+    assert_null(json_object_get(json_array_get(json_object_get(r, "status"), 0), "code"));
+    json_decref(r);
+    assert_int_equal(emu_faults_add_spec(f->ctx->faults, "status=ABORTED,document=c/w1,path=/v1/", &st), -1);
+    assert_non_null(strstr(st.msg, "document must be a document path"));
+}
+
 static void test_faults(void **state)
 {
     fixture *f = *state;
@@ -779,6 +809,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_and_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_api_details, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_time_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_time_document_changed_in_between, setup, teardown),

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tools/firestore-emulator/emu_api.h"
+#include "tools/firestore-emulator/emu_fault.h"
 #include "tools/firestore-emulator/emu_path.h"
 
 #define EMU_BATCH_WRITE_MAX 500
@@ -371,7 +372,11 @@ int emu_api_batch_write(emu_ctx *ctx, const char *database, const json_t *body, 
         json_t *tres;
         emu_status ws;
         emu_status_ok(&ws);
-        if (emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, &ws) == 0) {
+        emu_code injected = emu_faults_write(ctx->faults, w[i].name);
+        if (injected != EMU_OK) {
+            emu_fail(&ws, injected, "Injected fault on this write: %s", emu_code_name(injected));
+            json_array_append_new(results, json_object());
+        } else if (emu_apply_locked(&w[i], &prep[i], &cur, now, &next, &tres, &ws) == 0) {
             json_array_append_new(results, emu_write_result(&next, tres, now, now_json));
             json_decref(next.fields);
             if (next.exists)

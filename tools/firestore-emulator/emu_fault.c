@@ -11,6 +11,7 @@
 typedef struct {
     char method[16];
     char prefix[512];
+    char document[512]; /* a write rule: fails the writes of :batchWrite to these documents */
     emu_code code;
     double rate;
     long long remaining;  /* "fail the next N": -1 when not counted */
@@ -67,7 +68,7 @@ static int emu_rule_int(const json_t *rule, const char *key, long long lo, long 
 static int emu_rule_parse(const json_t *r, emu_rule *rule, emu_status *st)
 {
     static const char *const keys[] = { "status", "rate", "count", "method", "pathPrefix", "latencyMs",
-                                        "jitterMs", "afterApply", "retryAfterSeconds", NULL };
+                                        "jitterMs", "afterApply", "retryAfterSeconds", "document", NULL };
     memset(rule, 0, sizeof *rule);
     rule->remaining = -1;
     if (!json_is_object(r))
@@ -94,6 +95,12 @@ static int emu_rule_parse(const json_t *r, emu_rule *rule, emu_status *st)
     const char *m = json_string_value(json_object_get(r, "method")), *p = json_string_value(json_object_get(r, "pathPrefix"));
     snprintf(rule->method, sizeof rule->method, "%s", m ? m : "");
     snprintf(rule->prefix, sizeof rule->prefix, "%s", p ? p : "");
+    json_t *doc = json_object_get(r, "document");
+    if (doc && (!json_is_string(doc) || !*json_string_value(doc) || !status || lat || jit || m || p))
+        return emu_fail(st, EMU_INVALID_ARGUMENT,
+                        "fault rule: document must be a document path (\"members/0101302989\"), with a status and "
+                        "without method, pathPrefix or latency");
+    snprintf(rule->document, sizeof rule->document, "%s", doc ? json_string_value(doc) : "");
     if (!status && !lat && !jit)
         return emu_fail(st, EMU_INVALID_ARGUMENT, "fault rule needs a status or a latency");
     return 0;
@@ -121,7 +128,7 @@ int emu_faults_add_spec(emu_faults *f, const char *spec, emu_status *st)
                                           { "count", "count" },         { "method", "method" },
                                           { "path", "pathPrefix" },     { "latency", "latencyMs" },
                                           { "jitter", "jitterMs" },     { "after_apply", "afterApply" },
-                                          { "retry_after", "retryAfterSeconds" } };
+                                          { "retry_after", "retryAfterSeconds" }, { "document", "document" } };
     json_t *rule = json_object();
     char *copy = strdup(spec), *save = NULL;
     int rc = 0;
@@ -142,7 +149,8 @@ int emu_faults_add_spec(emu_faults *f, const char *spec, emu_status *st)
             json_object_set_new(rule, key, json_real(strtod(val, &end)));
         else if (strcmp(key, "afterApply") == 0)
             json_object_set_new(rule, key, json_boolean(strcmp(val, "1") == 0 || strcmp(val, "true") == 0));
-        else if (strcmp(key, "status") == 0 || strcmp(key, "method") == 0 || strcmp(key, "pathPrefix") == 0)
+        else if (strcmp(key, "status") == 0 || strcmp(key, "method") == 0 || strcmp(key, "pathPrefix") == 0 ||
+                 strcmp(key, "document") == 0)
             json_object_set_new(rule, key, json_string(val));
         else
             json_object_set_new(rule, key, json_integer(strtoll(val, &end, 10)));
@@ -178,6 +186,8 @@ json_t *emu_faults_json(emu_faults *f)
             json_object_set_new(o, "method", json_string(r->method));
         if (r->prefix[0])
             json_object_set_new(o, "pathPrefix", json_string(r->prefix));
+        if (r->document[0])
+            json_object_set_new(o, "document", json_string(r->document));
         json_array_append_new(rules, o);
     }
     json_t *out = json_pack("{s:o,s:I}", "rules", rules, "seed", (json_int_t)f->seed);
@@ -187,7 +197,37 @@ json_t *emu_faults_json(emu_faults *f)
 
 static bool emu_rule_matches(const emu_rule *r, const char *method, const char *path)
 {
-    return (!r->method[0] || strcmp(r->method, method) == 0) && strncmp(path, r->prefix, strlen(r->prefix)) == 0;
+    return !r->document[0] && (!r->method[0] || strcmp(r->method, method) == 0) &&
+           strncmp(path, r->prefix, strlen(r->prefix)) == 0;
+}
+
+/* Whether rule r fires now (rate or count); holds mu. */
+static bool emu_rule_fires(emu_faults *f, emu_rule *r)
+{
+    bool fire = r->remaining > 0 || (r->remaining < 0 && r->rate > 0 && emu_fault_rand(f) < r->rate);
+    if (!fire)
+        return false;
+    if (r->remaining > 0)
+        r->remaining--;
+    r->hits++;
+    return true;
+}
+
+emu_code emu_faults_write(emu_faults *f, const char *name)
+{
+    emu_code code = EMU_OK;
+    const char *docs = name ? strstr(name, "/documents/") : NULL;
+    if (!f || !docs)
+        return EMU_OK;
+    docs += strlen("/documents/");
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < f->n && code == EMU_OK; i++) {
+        emu_rule *r = &f->rules[i];
+        if (r->document[0] && strncmp(docs, r->document, strlen(r->document)) == 0 && emu_rule_fires(f, r))
+            code = r->code;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return code;
 }
 
 void emu_faults_decide(emu_faults *f, const char *method, const char *path, emu_fault_decision *d)
@@ -201,14 +241,8 @@ void emu_faults_decide(emu_faults *f, const char *method, const char *path, emu_
         if (!emu_rule_matches(r, method, path))
             continue;
         d->latency_ms += r->latency_ms + (r->jitter_ms ? (int)(emu_fault_rand(f) * (r->jitter_ms + 1)) : 0);
-        if (r->code == EMU_OK || d->code != EMU_OK)
+        if (r->code == EMU_OK || d->code != EMU_OK || !emu_rule_fires(f, r))
             continue;
-        bool fire = r->remaining > 0 || (r->remaining < 0 && r->rate > 0 && emu_fault_rand(f) < r->rate);
-        if (!fire)
-            continue;
-        if (r->remaining > 0)
-            r->remaining--;
-        r->hits++;
         d->code = r->code;
         d->after_apply = r->after_apply;
         d->retry_after = r->retry_after;

@@ -45,6 +45,11 @@ int emu_faults_add_json(emu_faults *f, const json_t *rule, emu_status *st);
 int emu_faults_add_spec(emu_faults *f, const char *spec, emu_status *st);
 void emu_faults_clear(emu_faults *f);
 json_t *emu_faults_json(emu_faults *f);
+/* A write rule ({"status":"ABORTED","count":1,"document":"members/0101302989"}) fails
+ * single writes of :batchWrite, whose per-write status then says so while the other
+ * writes of the request are applied; the document is a path prefix under the
+ * database's documents. EMU_OK: the write goes ahead. */
+emu_code emu_faults_write(emu_faults *f, const char *name);
 /* Decides what happens to one request. */
 void emu_faults_decide(emu_faults *f, const char *method, const char *path, emu_fault_decision *d);
 /* Handles rq under decision d: fails before the call, or runs it and then fails
