@@ -624,22 +624,24 @@ static void wait_sampling(fixture *f, int *seen, int ms)
         sample_never_backwards(f, seen);
 }
 
-/* A child row whose parent is not synced yet waits alone: the rows after it in its
- * partition (other keys) are applied meanwhile, and it is applied once its parent is. */
-typedef struct phone_wait {
+/* Waits for a string field of a document (map.field) to hold want. */
+typedef struct field_wait {
     fixture *f;
-    const char *doc, *phone;
-} phone_wait;
+    const char *doc, *map, *field, *want;
+} field_wait;
 
-static bool phone_is(void *ud)
+static bool field_is(void *ud)
 {
-    phone_wait *w = ud;
+    field_wait *w = ud;
     json_t *d = get_doc(w->f, w->doc);
-    const char *p = field_string(d, "profile", "phone");
-    bool ok = p && !strcmp(p, w->phone);
+    const char *got = field_string(d, w->map, w->field);
+    bool ok = got && !strcmp(got, w->want);
     json_decref(d);
     return ok;
 }
+
+/* A child row whose parent is not synced yet waits alone: the rows after it in its
+ * partition (other keys) are applied meanwhile, and it is applied once its parent is. */
 
 static void a_waiting_child_holds_back_only_its_key(void **state)
 {
@@ -651,8 +653,8 @@ static void a_waiting_child_holds_back_only_its_key(void **state)
     produce_contact(f, 42, "+354 690 3635", 120);
     flush(f);
     start_consumer(f, f->group, NULL);
-    phone_wait w42 = { f, "members/0101302989", "6903635" };
-    assert_true(th_wait_until(phone_is, &w42, 30000));
+    field_wait w42 = { f, "members/0101302989", "profile", "phone", "6903635" };
+    assert_true(th_wait_until(field_is, &w42, 30000));
     assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"mapping.wait\"}") >= 1);
     char ssn[16];
     ssn_of(77, ssn, sizeof ssn);
@@ -662,8 +664,8 @@ static void a_waiting_child_holds_back_only_its_key(void **state)
     assert_null(d); /* nothing was made up for the missing member */
     produce_comrade(f, 'c', 77, ssn, "Anna", 130, NULL);
     flush(f);
-    phone_wait w77 = { f, doc, "6111111" };
-    assert_true(th_wait_until(phone_is, &w77, 30000));
+    field_wait w77 = { f, doc, "profile", "phone", "6111111" };
+    assert_true(th_wait_until(field_is, &w77, 30000));
 }
 
 static void group_of_three_survives_kill_and_restart(void **state)
@@ -725,6 +727,16 @@ static void produce_ten_members(fixture *f, uint64_t base_lsn)
         produce_comrade(f, 'c', id, ssn, name, base_lsn + (uint64_t)id * 10, NULL);
     }
     flush(f);
+}
+
+/* An emulator failing as fault says (a --fault spec), ten members on one partition,
+ * and a consumer. */
+static void ten_members_against(fixture *f, const char *fault, uint64_t base_lsn)
+{
+    start_emulator(f, (const char *const[]){ "--fault", fault, NULL });
+    make_topics(f, 1);
+    produce_ten_members(f, base_lsn);
+    start_consumer(f, f->group, NULL);
 }
 
 static void clear_faults(fixture *f)
@@ -794,13 +806,8 @@ static void auth_failures_are_not_dead_lettered(void **state)
 static void a_refused_request_is_narrowed_down_not_dead_lettered(void **state)
 {
     fixture *f = *state;
-    start_emulator(f, (const char *const[]){ "--fault",
-                                             "status=INVALID_ARGUMENT,count=1,path=/v1/projects/" PROJECT
-                                             "/databases/(default)/documents:batchWrite",
-                                             NULL });
-    make_topics(f, 1);
-    produce_ten_members(f, 9000);
-    start_consumer(f, f->group, NULL);
+    ten_members_against(f, "status=INVALID_ARGUMENT,count=1,path=/v1/projects/" PROJECT "/databases/(default)/documents:batchWrite",
+                        9000);
     wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 60000);
     assert_int_equal(metric(f, "ekklesia_sync_consumer_dead_letters_total{class=\"firestore.INVALID_ARGUMENT\"}"), 0);
     dlq_rec r[1];
@@ -812,10 +819,7 @@ static void a_refused_request_is_narrowed_down_not_dead_lettered(void **state)
 static void a_failed_write_is_retried_alone(void **state)
 {
     fixture *f = *state;
-    start_emulator(f, (const char *const[]){ "--fault", "status=ABORTED,count=1,document=members/1000000001", NULL });
-    make_topics(f, 1);
-    produce_ten_members(f, 9700);
-    start_consumer(f, f->group, NULL);
+    ten_members_against(f, "status=ABORTED,count=1,document=members/1000000001", 9700);
     wait_metric_at_least(f, "ekklesia_sync_consumer_events_applied_total{collection=\"members\",op=\"c\"}", 10, 60000);
     assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.ABORTED\"}") >= 1);
     for (long id = 1; id <= 10; id++) {
@@ -848,21 +852,6 @@ static void produce_fee(fixture *f, char op, long id, long comrade_id, uint64_t 
     produce(f, "billing_membershipfee", key, v, strlen(v));
 }
 
-typedef struct status_wait {
-    fixture *f;
-    const char *doc, *want;
-} status_wait;
-
-static bool status_is(void *ud)
-{
-    status_wait *w = ud;
-    json_t *d = get_doc(w->f, w->doc);
-    const char *got = field_string(d, "membership", "status");
-    bool ok = got && !strcmp(got, w->want);
-    json_decref(d);
-    return ok;
-}
-
 /* A fee booked to the wrong member is moved to the right one, and the write that takes
  * it out of the first member's document fails once while the others land: the retry
  * (stale where the fee went) still takes it out - the first member is not left
@@ -878,9 +867,10 @@ static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
     produce_fee(f, 'c', 6, 1, 9820);
     flush(f);
     start_consumer(f, f->group, NULL);
-    status_wait first = { f, "members/1000000001", "active" }, second = { f, "members/1000000002", "unpaid" };
-    assert_true(th_wait_until(status_is, &first, 60000));
-    assert_true(th_wait_until(status_is, &second, 60000));
+    field_wait first = { f, "members/1000000001", "membership", "status", "active" };
+    field_wait second = { f, "members/1000000002", "membership", "status", "unpaid" };
+    assert_true(th_wait_until(field_is, &first, 60000));
+    assert_true(th_wait_until(field_is, &second, 60000));
     char *resp = NULL;
     assert_int_equal(th_http("POST", f->emu_port, "/emulator/v1/faults",
                              "{\"status\":\"ABORTED\",\"count\":1,\"document\":\"members/1000000001\"}", &resp),
@@ -890,8 +880,8 @@ static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
     flush(f);
     second.want = "active";
     first.want = "unpaid";
-    assert_true(th_wait_until(status_is, &second, 60000));
-    assert_true(th_wait_until(status_is, &first, 60000));
+    assert_true(th_wait_until(field_is, &second, 60000));
+    assert_true(th_wait_until(field_is, &first, 60000));
     assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.ABORTED\"}") >= 1);
 }
 
@@ -901,10 +891,7 @@ static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
 static void a_missing_database_backs_off(void **state)
 {
     fixture *f = *state;
-    start_emulator(f, (const char *const[]){ "--fault", "status=NOT_FOUND", NULL });
-    make_topics(f, 1);
-    produce_ten_members(f, 9500);
-    start_consumer(f, f->group, NULL);
+    ten_members_against(f, "status=NOT_FOUND", 9500);
     wait_metric_at_least(f, "ekklesia_sync_consumer_partitions_backing_off", 1, 30000);
     wait_metric_at_least(f, "ekklesia_sync_consumer_events_retrying", 10, 10000);
     assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"precondition\"}") >= 3 * 10);

@@ -716,6 +716,14 @@ static void a_move_takes_the_old_address_out_at_once(void **state)
 #undef FOREIGN_ROW
 }
 
+/* Members 42 (MEMBER) and 43; returns 43's document. */
+static const char *two_members(world *w)
+{
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_comrade(w, 43, "0202022020", 24020000, "c"), MAP_OK);
+    return "members/0202022020";
+}
+
 /* Child-row moves where writes fail or rows meet (found in review):
  * - the write to the document the fee left fails while the rest lands: the retry, stale
  *   where the fee went, takes it out all the same (apply.c keeps the document's name);
@@ -725,9 +733,7 @@ static void a_move_takes_the_old_address_out_at_once(void **state)
 static void child_row_moves_survive_failures(void **state)
 {
     world *w = *state;
-    const char *other = "members/0202022020";
-    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
-    assert_int_equal(run_comrade(w, 43, "0202022020", 24020000, "c"), MAP_OK);
+    const char *other = two_members(w);
     char fee[200];
 #define FEE_ROW "{\"id\":%d,\"comrade_id\":%d,\"year\":2026,\"date_paid\":\"2026-03-01\"}"
     snprintf(fee, sizeof fee, FEE_ROW, 6, 42);
@@ -842,9 +848,7 @@ static void refresh_survives_retries_and_batches(void **state)
 static void a_row_moved_to_another_member_leaves_the_first(void **state)
 {
     world *w = *state;
-    const char *other = "members/0202022020";
-    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
-    assert_int_equal(run_comrade(w, 43, "0202022020", 24020000, "c"), MAP_OK);
+    const char *other = two_members(w);
     assert_int_equal(run_event(w, "ref_union3.json", "{\"id\":3}"), MAP_OK);
 #define FEE_ROW "{\"id\":6,\"comrade_id\":%d,\"year\":2026,\"date_paid\":\"2026-03-01\"}"
 #define UNION_ROW "{\"id\":7,\"comrade_id\":%d,\"union_id\":3}"
