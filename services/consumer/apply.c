@@ -436,6 +436,8 @@ static void apply_merge(apply_ctx *a)
                 apply_contribute(a, x->route.left_doc, i);
             if (x->route.refresh_doc && x->route.refresh_doc[0]) /* an element mapped again */
                 apply_contribute(a, x->route.refresh_doc, i);
+            for (size_t k = 0; k < json_array_size(x->route.carried); k++) /* index entries repointed */
+                apply_contribute(a, json_string_value(json_array_get(x->route.carried, k)), i);
             if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
                 apply_contribute(a, x->route.own_index, i);
             break;

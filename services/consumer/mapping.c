@@ -287,6 +287,8 @@ void map_route_reset(map_route *r)
     if (r->refresh_doc) /* allocated only by tables that refresh others */
         r->refresh_doc[0] = 0;
     r->refresh_t = NULL;
+    json_decref(r->carried);
+    r->carried = NULL;
 }
 
 void map_route_free(map_route *r)
@@ -296,6 +298,7 @@ void map_route_free(map_route *r)
     free(r->own_index);
     free(r->left_doc);
     free(r->refresh_doc);
+    json_decref(r->carried);
     memset(r, 0, sizeof *r);
 }
 
@@ -620,8 +623,9 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     if (have >= 0 && map_moved_in(mc, t, ev, cache, r)) {
         json_t *idx; /* where the row was: map_merge */
         const char *from = map_cached(cache, r->own_index, needs, &idx) == 1 ? map_index_target(idx) : NULL;
-        if (t->per_row && from && *from && strcmp(from, r->doc))
-            map_cached(cache, from, needs, &doc); /* its other rows (an array) and the rules' inputs */
+        if (from && *from && strcmp(from, r->doc)) /* a child row: its other rows there (an array) and the
+                                                      * rules' inputs; a parent row: its children's data */
+            map_cached(cache, from, needs, &doc);
     }
     if (ev->op != 'd') {
         for (size_t i = 0; i < t->nfields; i++) {
@@ -1024,6 +1028,70 @@ static bool map_index_names(json_t *cache, const map_route *r)
     return at && !strcmp(at, r->doc);
 }
 
+/* A parent row moved from document from to document to (a kennitala corrected): the
+ * rows of its child tables come along - for each child table, its position (per row:
+ * each row's) and what it maps, where from holds a newer state than to; an array is
+ * rebuilt from its rows; the rows' key index entries are repointed (their deletes, and
+ * address refreshes, find them through it). from was read whole enough: its positions
+ * and the child tables' fields are in the read mask (map_read_mask). */
+static void map_carry(const map_config *mc, const map_table *t, json_t *cache, map_route *r, const char *from,
+                      const char *to)
+{
+    json_t *src = json_object_get(json_object_get(cache, from), "fields"), *dst = map_entry(cache, to);
+    for (size_t i = 0; i < mc->ntables; i++) {
+        const map_table *c = &mc->tables[i];
+        if (!c->parent || strcmp(c->parent, t->table) || strcmp(c->collection, t->collection))
+            continue;
+        char path[600] = "metadata.sync";
+        fsv_path_append(path, sizeof path, c->table);
+        bool moved = false;
+        ev_position ps, pd;
+        if (c->per_row) {
+            fsv_path_append(path, sizeof path, "rows");
+            const char *key;
+            json_t *hs;
+            json_object_foreach(fsv_map_fields(fsv_get(src, path)), key, hs) {
+                char rp[700];
+                snprintf(rp, sizeof rp, "%s", path);
+                fsv_path_append(rp, sizeof rp, key);
+                bool here = map_position_of(fsv_get(json_object_get(dst, "fields"), rp), &pd);
+                if (!map_position_of(hs, &ps) || (here && ev_position_cmp(pd, ps) > 0))
+                    continue; /* to holds a newer state of the row */
+                bool newer = !here || ev_position_cmp(pd, ps) < 0;
+                if (newer)
+                    map_put(dst, rp, json_deep_copy(hs));
+                if (fsv_is_true(json_object_get(fsv_map_fields(hs), "deleted")))
+                    continue;
+                moved |= newer;
+                if (c->index) { /* the row lives in to now (as it did before, when moved back) */
+                    char idx[MAP_DOC_MAX];
+                    snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, c->table, key);
+                    json_t *ie = map_entry(cache, idx);
+                    map_put(ie, "doc", fsv_string(to));
+                    json_object_set_new(ie, "_blind", json_true());
+                    if (!r->carried)
+                        r->carried = json_array();
+                    json_array_append_new(r->carried, json_string(idx));
+                }
+            }
+            if (c->array)
+                map_rebuild_array(mc, c, dst);
+        } else {
+            json_t *hs = fsv_get(src, path);
+            if (!map_position_of(hs, &ps) ||
+                (map_position_of(fsv_get(json_object_get(dst, "fields"), path), &pd) && ev_position_cmp(pd, ps) >= 0))
+                continue;
+            map_put(dst, path, json_deep_copy(hs));
+            moved = true;
+        }
+        for (size_t f = 0; moved && !c->array && f < c->nfields; f++) {
+            json_t *v = fsv_get(src, c->fields[f].path);
+            if (v)
+                map_put(dst, c->fields[f].path, json_deep_copy(v));
+        }
+    }
+}
+
 /* The row moved out of document from (its index entry named it). A parent row's: that
  * document is marked as left by the row (so that a move back is seen: map_moved_in) and
  * gets the table's soft delete, as when the row is deleted - the member is no longer
@@ -1199,8 +1267,13 @@ static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_ro
      * table's position leaves the entry as it is (reading it for every event cost 7% of
      * the rate and 2.7 MB at the peak): see docs/mapping.md on rows that move. */
     const char *from = moved_in ? map_index_target(json_object_get(cache, r->own_index)) : NULL;
-    if (from && *from && strcmp(from, r->doc))
+    if (from && *from && strcmp(from, r->doc)) {
+        if (!t->per_row && json_is_object(json_object_get(cache, from))) {
+            map_carry(mc, t, cache, r, from, r->doc); /* the member's other rows come along */
+            map_derive(mc, t, entry, map_event_year(mc, ev));
+        }
         map_leave(mc, t, ev, cache, r, from, ppath);
+    }
     if (t->index && ev->op != 'd' && (!known || moved_in || ev->op == 'c' || ev->op == 'r') && !map_index_names(cache, r))
         map_touch_index(mc, r, cache);
     map_count(entry);
@@ -1247,6 +1320,8 @@ json_t *map_read_mask(const map_config *mc)
     for (size_t i = 0; i < mc->ntables; i++) {
         const map_table *t = &mc->tables[i];
         for (size_t f = 0; f < t->nfields; f++) {
+            if (t->parent && !t->array) /* carried along when the parent row moves (map_carry) */
+                json_object_set_new(set, t->fields[f].path, json_true());
             for (int k = 0; k < t->fields[f].nlookup; k++) {
                 char path[300] = "";
                 fsv_path_append(path, sizeof path, strrchr(t->fields[f].lookup[k], '.') + 1);

@@ -173,6 +173,8 @@ typedef struct map_route {
                         * mapped again by this event (t->refreshes); "" when none, or when
                         * map_merge found nothing to change there */
     const map_table *refresh_t;
+    json_t *carried;   /* names of the key index entries a parent row's move repointed
+                        * (map_carry), written too; NULL when none */
     size_t doc_cap, rowkey_cap, own_index_cap, left_doc_cap, refresh_doc_cap; /* kept for the next event */
     bool skipped_row;    /* a skip rule matched a row whose children find it through its
                           * index entry: the entry says "skipped", so they are skipped too */

@@ -4,7 +4,8 @@
  * against a small store (a member whose document holds positions, an address element
  * with its kept columns, key index entries and reference rows, all for key 42, and a fee
  * row 42 in another member's document: the lookups, the staleness checks, an address
- * base row's refresh and a child row's move get exercised); then
+ * base row's refresh, a child row's move and a member row's move with its rows carried
+ * along get exercised); then
  * the :batchWrite body of every document it changed, which must be JSON and carry
  * exactly the masked fields (fsv_subset's copy). The envelope, read from its text, must
  * agree with jansson's whole tree. Nothing may crash, leak or trip a sanitizer. */

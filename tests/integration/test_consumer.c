@@ -852,6 +852,17 @@ static void produce_fee(fixture *f, char op, long id, long comrade_id, uint64_t 
     produce(f, "billing_membershipfee", key, v, strlen(v));
 }
 
+/* An emulator, the member and fee topics, and member 1 (1000000001) with this year's fee
+ * (row 6); the consumer is started by the test. */
+static void member_with_fee(fixture *f)
+{
+    start_emulator(f, NULL);
+    make_topics(f, 1);
+    make_topic(f, "billing_membershipfee", 1);
+    produce_comrade(f, 'c', 1, "1000000001", "member 1", 9800, NULL);
+    produce_fee(f, 'c', 6, 1, 9820);
+}
+
 /* A fee booked to the wrong member is moved to the right one, and the write that takes
  * it out of the first member's document fails once while the others land: the retry
  * (stale where the fee went) still takes it out - the first member is not left
@@ -859,12 +870,8 @@ static void produce_fee(fixture *f, char op, long id, long comrade_id, uint64_t 
 static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
 {
     fixture *f = *state;
-    start_emulator(f, NULL);
-    make_topics(f, 1);
-    make_topic(f, "billing_membershipfee", 1);
-    produce_comrade(f, 'c', 1, "1000000001", "member 1", 9800, NULL);
+    member_with_fee(f);
     produce_comrade(f, 'c', 2, "1000000002", "member 2", 9810, NULL);
-    produce_fee(f, 'c', 6, 1, 9820);
     flush(f);
     start_consumer(f, f->group, NULL);
     field_wait first = { f, "members/1000000001", "membership", "status", "active" };
@@ -883,6 +890,33 @@ static void a_fee_moved_away_leaves_even_when_that_write_fails(void **state)
     assert_true(th_wait_until(field_is, &second, 60000));
     assert_true(th_wait_until(field_is, &first, 60000));
     assert_true(metric(f, "ekklesia_sync_consumer_retries_total{reason=\"firestore.ABORTED\"}") >= 1);
+}
+
+/* A corrected kennitala: the member's new document gets the member's fee (still
+ * "active") and contact info, and the fee row's key index entry follows it. */
+static void a_corrected_kennitala_keeps_the_fee(void **state)
+{
+    fixture *f = *state;
+    member_with_fee(f);
+    produce_contact(f, 1, "+354 690 3635", 9805);
+    flush(f);
+    start_consumer(f, f->group, NULL);
+    field_wait old = { f, "members/1000000001", "membership", "status", "active" };
+    assert_true(th_wait_until(field_is, &old, 60000));
+    produce_comrade(f, 'u', 1, "1000000091", "member 1", 9900, NULL);
+    flush(f);
+    field_wait fixed = { f, "members/1000000091", "membership", "status", "active" };
+    assert_true(th_wait_until(field_is, &fixed, 60000));
+    field_wait phone = { f, "members/1000000091", "profile", "phone", "6903635" };
+    assert_true(field_is(&phone));
+    old.want = "inactive";
+    assert_true(field_is(&old));
+    json_t *idx = get_doc(f, "sync_keys/billing_membershipfee:6");
+    assert_non_null(idx);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(idx, "fields"), "doc"),
+                                                          "stringValue")),
+                        "members/1000000091");
+    json_decref(idx);
 }
 
 /* A database that does not exist answers every request NOT_FOUND: not the data's fault,
@@ -995,6 +1029,7 @@ int main(void)
         T(a_partition_revoked_while_backing_off_comes_back_fetching),
         T(a_failed_write_is_retried_alone),
         T(a_fee_moved_away_leaves_even_when_that_write_fails),
+        T(a_corrected_kennitala_keeps_the_fee),
     };
     if (getenv("EKKLESIA_TEST_FILTER")) /* one test by name (wildcards *, ?) */
         cmocka_set_test_filter(getenv("EKKLESIA_TEST_FILTER"));

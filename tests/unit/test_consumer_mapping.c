@@ -56,13 +56,26 @@ static char *slurp(const char *name, size_t *len)
     return buf;
 }
 
-/* Applies the dirty cache entries to the store as Firestore applies an update with a mask. */
-static void commit_cache(world *w, json_t *cache)
+/* The documents an applied event's route says to write, as apply.c collects them. */
+static void route_writes(const map_route *r, json_t *cache, json_t *written)
+{
+    const char *names[] = { r->doc, r->left_doc, r->refresh_doc ? r->refresh_doc : "",
+                            json_object_get(json_object_get(cache, r->own_index), "_mask") ? r->own_index : "" };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (names[k][0])
+            json_object_set_new(written, names[k], json_true());
+    for (size_t k = 0; k < json_array_size(r->carried); k++)
+        json_object_set_new(written, json_string_value(json_array_get(r->carried, k)), json_true());
+}
+
+/* Applies the cache entries the routes named (written) to the store as Firestore applies
+ * an update with a mask: a change no route names is never written (as in apply.c). */
+static void commit_cache(world *w, json_t *cache, json_t *written)
 {
     const char *name;
     json_t *e;
     json_object_foreach(cache, name, e) {
-        if (!json_is_object(e) || (!json_object_get(e, "_events") && !json_object_get(e, "_blind")))
+        if (!json_is_object(e) || !json_object_get(written, name))
             continue;
         w->writes++;
         if (json_is_true(json_object_get(e, "_delete"))) {
@@ -97,7 +110,7 @@ static void run_batch_leaving(world *w, const char *const *texts, const char *co
     char err[512];
     ev_event *ev = calloc(n, sizeof *ev);
     map_route *r = calloc(n, sizeof *r);
-    json_t **k = calloc(n, sizeof *k), *cache = json_object();
+    json_t **k = calloc(n, sizeof *k), *cache = json_object(), *written = json_object();
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(ev_parse(texts[i], strlen(texts[i]), &ev[i], err, sizeof err), EV_OK);
         k[i] = json_loads(keys[i], 0, NULL);
@@ -126,11 +139,14 @@ static void run_batch_leaving(world *w, const char *const *texts, const char *co
             st[i] = map_merge(w->mc, &ev[i], &r[i], cache, err, sizeof err);
         if (leave && (st[i] == MAP_OK || st[i] == MAP_STALE) && map_leave_again(w->mc, &ev[i], &r[i], cache, leave))
             st[i] = MAP_OK;
+        if (st[i] == MAP_OK)
+            route_writes(&r[i], cache, written);
         map_route_free(&r[i]);
         ev_free(&ev[i]);
         json_decref(k[i]);
     }
-    commit_cache(w, cache);
+    commit_cache(w, cache, written);
+    json_decref(written);
     json_decref(cache);
     free(ev);
     free(r);
@@ -724,6 +740,41 @@ static const char *two_members(world *w)
     return "members/0202022020";
 }
 
+/* A corrected kennitala: the member's document moves, and the member's other rows (contact
+ * info, this year's fee, union memberships) come along into the new one - the member
+ * stays "active" with an e-mail - and their key index entries follow, so that a delete
+ * carrying only its key finds them there; moved back, the newer state comes back. */
+static void a_corrected_kennitala_takes_the_members_rows_along(void **state)
+{
+    world *w = *state;
+    const char *fixed = "members/0202022020";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "contactinfo_create.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_int_equal(run_event(w, "ref_union3.json", "{\"id\":3}"), MAP_OK);
+    assert_int_equal(run_event(w, "union_create.json", "{\"id\":7}"), MAP_OK);
+    assert_int_equal(run_row(w, "billing_membershipfee", "c", "{\"id\":6}",
+                             "{\"id\":6,\"comrade_id\":42,\"year\":2026,\"date_paid\":\"2026-03-01\"}", 24030000),
+                     MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "active");
+    assert_int_equal(run_comrade(w, 42, "0202022020", 24100000, "u"), MAP_OK);
+    assert_string_equal(str(w, fixed, "membership.status"), "active");
+    assert_string_equal(str(w, fixed, "profile.email"), "jon@example.is");
+    assert_string_equal(str(w, fixed, "profile.phone"), "6903635");
+    assert_int_equal(json_array_size(fsv_array_values(field(w, fixed, "membership.unions"))), 1);
+    assert_string_equal(str(w, "sync_keys/membership_unionmembership:7", "doc"), fixed);
+    assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), fixed);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+    /* the union membership ends: its delete (the key alone) finds it in the new document */
+    assert_int_equal(run_event(w, "union_delete.json", "{\"id\":7}"), MAP_OK);
+    assert_int_equal(json_array_size(fsv_array_values(field(w, fixed, "membership.unions"))), 0);
+    /* the kennitala changed back: the newer state goes back with it */
+    assert_int_equal(run_comrade(w, 42, "0101302989", 24200000, "u"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "active");
+    assert_int_equal(json_array_size(fsv_array_values(field(w, MEMBER, "membership.unions"))), 0);
+    assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
+    assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), MEMBER);
+}
+
 /* Child-row moves where writes fail or rows meet (found in review):
  * - the write to the document the fee left fails while the rest lands: the retry, stale
  *   where the fee went, takes it out all the same (apply.c keeps the document's name);
@@ -967,6 +1018,7 @@ int main(void)
         T(a_row_moved_to_another_member_leaves_the_first),
         T(refresh_survives_retries_and_batches),
         T(child_row_moves_survive_failures),
+        T(a_corrected_kennitala_takes_the_members_rows_along),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
