@@ -1086,8 +1086,12 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
         }
         for (size_t f = 0; moved && !c->array && f < c->nfields; f++) {
             json_t *v = fsv_get(src, c->fields[f].path);
-            if (v)
+            if (v) {
                 map_put(dst, c->fields[f].path, json_deep_copy(v));
+            } else { /* absent there (a null, a cleared row): not left over from an older state */
+                fsv_remove(json_object_get(dst, "fields"), c->fields[f].path);
+                map_mask(dst, c->fields[f].path);
+            }
         }
     }
 }

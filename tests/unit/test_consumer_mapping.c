@@ -764,14 +764,18 @@ static void a_corrected_kennitala_takes_the_members_rows_along(void **state)
     assert_string_equal(str(w, "sync_keys/membership_unionmembership:7", "doc"), fixed);
     assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), fixed);
     assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
-    /* the union membership ends: its delete (the key alone) finds it in the new document */
+    /* the union membership ends: its delete (the key alone) finds it in the new document;
+     * the contact row is deleted there too (cleared: e-mail "", no phone) */
     assert_int_equal(run_event(w, "union_delete.json", "{\"id\":7}"), MAP_OK);
     assert_int_equal(json_array_size(fsv_array_values(field(w, fixed, "membership.unions"))), 0);
+    assert_int_equal(run_event(w, "contactinfo_delete.json", "{\"comrade_id\":42}"), MAP_OK);
+    assert_null(field(w, fixed, "profile.phone"));
     /* the kennitala changed back: the newer state goes back with it */
     assert_int_equal(run_comrade(w, 42, "0101302989", 24200000, "u"), MAP_OK);
     assert_string_equal(str(w, MEMBER, "membership.status"), "active");
     assert_int_equal(json_array_size(fsv_array_values(field(w, MEMBER, "membership.unions"))), 0);
-    assert_string_equal(str(w, MEMBER, "profile.email"), "jon@example.is");
+    assert_string_equal(str(w, MEMBER, "profile.email"), ""); /* as the newer state says */
+    assert_null(field(w, MEMBER, "profile.phone"));
     assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), MEMBER);
 }
 
