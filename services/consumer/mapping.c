@@ -605,13 +605,17 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
     map_route_set(&r->own_index, &r->own_index_cap, own_index);
     const json_t *row = ev_row(ev);
     int year = t->nskips ? map_event_year(mc, ev) : 0;
-    for (size_t i = 0; i < t->nskips; i++)
+    for (size_t i = 0; i < t->nskips; i++) {
+        const json_t *v = json_object_get(row, t->skips[i].column);
+        if (ev->op == 'd' && (!v || json_is_null(v)))
+            continue; /* a delete's "before" holds only the key: the row's index entry decides */
         if (map_skip_matches(&t->skips[i], row, year)) {
             if (!t->index || ev->op == 'd' || !map_is_parent(mc, t))
                 return MAP_SKIP;
             r->skipped_row = true; /* written as such into its index entry by map_merge */
             return MAP_OK;
         }
+    }
     size_t before = json_array_size(needs);
     map_status st = map_find_doc(mc, t, ev, cache, r, needs, err, errlen);
     if (st != MAP_OK || r->unindexed_delete)
@@ -944,6 +948,41 @@ static bool map_other_live_row(const map_table *t, json_t *entry, const char *ro
     return false;
 }
 
+/* A "clear" delete: the table's fields removed (or set to their if_null). */
+static void map_clear_fields(const map_table *t, json_t *entry)
+{
+    for (size_t i = 0; i < t->nfields; i++) {
+        const map_field *f = &t->fields[i];
+        if (f->if_null) {
+            map_put(entry, f->path, fsv_from_json(f->if_null));
+            continue;
+        }
+        fsv_remove(json_object_get(entry, "fields"), f->path);
+        map_mask(entry, f->path);
+    }
+}
+
+/* The newest live row of per-row table t in a document's fields (its position in *pos),
+ * or NULL when none is live. */
+static const char *map_newest_live_row(const map_table *t, json_t *fields, ev_position *pos)
+{
+    char path[300] = "metadata.sync";
+    fsv_path_append(path, sizeof path, t->table);
+    fsv_path_append(path, sizeof path, "rows");
+    const char *key, *best = NULL;
+    json_t *h;
+    ev_position p;
+    json_object_foreach(fsv_map_fields(fsv_get(fields, path)), key, h) {
+        if (fsv_is_true(json_object_get(fsv_map_fields(h), "deleted")) || !map_position_of(h, &p))
+            continue;
+        if (!best || ev_position_cmp(p, *pos) > 0) {
+            best = key;
+            *pos = p;
+        }
+    }
+    return best;
+}
+
 static map_status map_merge_delete(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                                    const map_route *r, json_t *entry)
 {
@@ -955,17 +994,7 @@ static map_status map_merge_delete(const map_config *mc, const map_table *t, con
         for (size_t i = 0; i < t->nsoft; i++)
             map_put(entry, t->soft[i].path, map_set_value(&t->soft[i], ev));
         return MAP_OK;
-    case MAP_DEL_CLEAR:
-        for (size_t i = 0; i < t->nfields; i++) {
-            const map_field *f = &t->fields[i];
-            if (f->if_null) {
-                map_put(entry, f->path, fsv_from_json(f->if_null));
-                continue;
-            }
-            fsv_remove(json_object_get(entry, "fields"), f->path);
-            map_mask(entry, f->path);
-        }
-        return MAP_OK;
+    case MAP_DEL_CLEAR: map_clear_fields(t, entry); return MAP_OK;
     case MAP_DEL_HARD:
         json_object_set_new(entry, "_delete", json_true());
         json_object_set_new(entry, "fields", json_object());
@@ -1074,8 +1103,16 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
                     json_array_append_new(r->carried, json_string(idx));
                 }
             }
-            if (c->array)
+            if (c->array) {
                 map_rebuild_array(mc, c, dst);
+            } else { /* the fields are the newest live row's: from's if it is that one, none if none */
+                ev_position pn, pf;
+                const char *newest = map_newest_live_row(c, json_object_get(dst, "fields"), &pn);
+                const char *theirs = map_newest_live_row(c, src, &pf);
+                if (!newest)
+                    map_clear_fields(c, dst);
+                moved = newest && theirs && !strcmp(newest, theirs) && ev_position_cmp(pn, pf) == 0 && moved;
+            }
         } else {
             json_t *hs = fsv_get(src, path);
             if (!map_position_of(hs, &ps) ||

@@ -779,6 +779,30 @@ static void a_corrected_kennitala_takes_the_members_rows_along(void **state)
     assert_string_equal(str(w, "sync_keys/billing_membershipfee:6", "doc"), MEMBER);
 }
 
+/* A fee deleted while the member was in the corrected document stays deleted when the
+ * kennitala changes back: the old document does not keep its old fee (found in review). */
+static void a_fee_deleted_while_away_stays_deleted_when_back(void **state)
+{
+    world *w = *state;
+    const char *fixed = "members/0202022020";
+    assert_int_equal(run_event(w, "comrade_create.json", "{\"id\":42}"), MAP_OK);
+    assert_int_equal(run_row(w, "billing_membershipfee", "c", "{\"id\":6}",
+                             "{\"id\":6,\"comrade_id\":42,\"year\":2026,\"date_paid\":\"2026-03-01\"}", 24030000),
+                     MAP_OK);
+    assert_int_equal(run_comrade(w, 42, "0202022020", 24100000, "u"), MAP_OK);
+    assert_string_equal(str(w, fixed, "membership.status"), "active");
+    assert_int_equal(run_event_json(w,
+                                    "{\"op\":\"d\",\"before\":{\"id\":6,\"comrade_id\":null,\"year\":null,"
+                                    "\"date_paid\":null},\"after\":null,\"source\":{\"table\":\"billing_membershipfee\","
+                                    "\"lsn\":24150000}}",
+                                    "{\"id\":6}"),
+                     MAP_OK);
+    assert_string_equal(str(w, fixed, "membership.status"), "unpaid");
+    assert_int_equal(run_comrade(w, 42, "0101302989", 24200000, "u"), MAP_OK);
+    assert_string_equal(str(w, MEMBER, "membership.status"), "unpaid");
+    assert_null(field(w, MEMBER, "membership.fees_paid"));
+}
+
 /* Child-row moves where writes fail or rows meet (found in review):
  * - the write to the document the fee left fails while the rest lands: the retry, stale
  *   where the fee went, takes it out all the same (apply.c keeps the document's name);
@@ -1023,6 +1047,7 @@ int main(void)
         T(refresh_survives_retries_and_batches),
         T(child_row_moves_survive_failures),
         T(a_corrected_kennitala_takes_the_members_rows_along),
+        T(a_fee_deleted_while_away_stays_deleted_when_back),
         T(junction_rows_gather_into_an_array),
         T(fee_paid_makes_member_active),
         T(unknown_table_and_bad_key),
