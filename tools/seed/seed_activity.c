@@ -2,7 +2,7 @@
  * does, at a chosen rate, so that a newcomer sees the sync live: members join (with
  * contact info, an address and this year's fee), move house, change e-mail or phone,
  * pay the fee, have a fee booked to them by mistake moved to the member who paid it
- * (comrade_id corrected), and leave (soft delete). Each change is one transaction,
+ * (comrade_id corrected) or refunded (deleted), and leave (soft delete). Each change is one transaction,
  * through libpq with the PG* variables. Prints counts per kind of change, never member
  * data. */
 #include <libpq-fe.h>
@@ -16,9 +16,9 @@
 #include "tools/seed/seed.h"
 #include "tools/seed/seed_activity.h"
 
-enum { ACT_JOIN, ACT_MOVE, ACT_EMAIL, ACT_PHONE, ACT_FEE, ACT_REBOOK, ACT_LEAVE, ACT_COUNT };
-static const char *const act_names[ACT_COUNT] = { "join", "move", "email", "phone", "fee", "rebook", "leave" };
-static const unsigned act_weights[ACT_COUNT] = { 10, 25, 25, 15, 20, 5, 5 };
+enum { ACT_JOIN, ACT_MOVE, ACT_EMAIL, ACT_PHONE, ACT_FEE, ACT_REBOOK, ACT_REFUND, ACT_LEAVE, ACT_COUNT };
+static const char *const act_names[ACT_COUNT] = { "join", "move", "email", "phone", "fee", "rebook", "refund", "leave" };
+static const unsigned act_weights[ACT_COUNT] = { 10, 25, 25, 15, 20, 5, 3, 5 };
 
 static volatile sig_atomic_t act_stop;
 static void act_on_signal(int sig) { (void)sig; act_stop = 1; }
@@ -124,6 +124,10 @@ static int act_change(PGconn *c, seed_rng *r, int kind, uint64_t seed)
         p[1] = year;
         return act_exec(c, "INSERT INTO billing_membershipfee (comrade_id, year, date_paid) VALUES ($1, $2, current_date) "
                            "ON CONFLICT (comrade_id, year) DO UPDATE SET date_paid = current_date", 2, p);
+    case ACT_REFUND: /* this year's fee refunded: its row deleted */
+        snprintf(year, sizeof year, "%d", tm.tm_year + 1900);
+        p[1] = year;
+        return act_exec(c, "DELETE FROM billing_membershipfee WHERE comrade_id = $1 AND year = $2", 2, p);
     case ACT_REBOOK: { /* this year's fee of member id was another's: moved to a member without one */
         long to = act_pick_member(c, r);
         if (!to)
