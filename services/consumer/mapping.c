@@ -326,6 +326,12 @@ static int map_doc_id(const map_table *t, const json_t *v, char *out, size_t len
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* "sync_keys/<table>:<key>": the name of a row's key index entry. */
+static void map_index_name(const map_config *mc, const char *table, const char *key, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s:%s", mc->index_collection, table, key);
+}
+
 /* Looks a name up in the cache: 1 present, 0 known missing, -1 not read yet (added to needs). */
 static int map_cached(json_t *cache, const char *name, json_t *needs, json_t **doc)
 {
@@ -387,7 +393,7 @@ static map_status map_parent_doc(const map_config *mc, const map_table *t, const
             return MAP_ERR_APPLY;
         }
     }
-    snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, t->parent, vals);
+    map_index_name(mc, t->parent, vals, idx, sizeof idx);
     json_t *e;
     int c = map_cached(cache, idx, needs, &e);
     if (c < 0)
@@ -563,7 +569,7 @@ static map_status map_prepare_refresh(const map_config *mc, const map_table *t, 
             json_decref(v);
         }
         char idx[MAP_DOC_MAX], ppath[600];
-        snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, c->table, r->rowkey);
+        map_index_name(mc, c->table, r->rowkey, idx, sizeof idx);
         json_t *e, *doc;
         if (map_cached(cache, idx, needs, &e) != 1 || !map_index_target(e) || !*map_index_target(e) ||
             map_cached(cache, map_index_target(e), needs, &doc) != 1)
@@ -601,7 +607,7 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
         return MAP_ERR_APPLY;
     }
     map_route_set(&r->rowkey, &r->rowkey_cap, rowkey);
-    snprintf(own_index, sizeof own_index, "%s/%s:%s", mc->index_collection, t->table, rowkey);
+    map_index_name(mc, t->table, rowkey, own_index, sizeof own_index);
     map_route_set(&r->own_index, &r->own_index_cap, own_index);
     const json_t *row = ev_row(ev);
     int year = t->nskips ? map_event_year(mc, ev) : 0;
@@ -723,14 +729,31 @@ static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
 }
 
 /* "metadata.sync.<table>" or "metadata.sync.<table>.rows.<key>". */
-static void map_position_path(const map_table *t, const map_route *r, char *path, size_t len)
+/* "metadata.sync.<table>.rows": where a per-row table's positions live. */
+static void map_rows_path(const char *table, char *path, size_t len)
 {
     snprintf(path, len, "metadata.sync");
-    fsv_path_append(path, len, t->table);
-    if (t->per_row) {
-        fsv_path_append(path, len, "rows");
-        fsv_path_append(path, len, r->rowkey);
+    fsv_path_append(path, len, table);
+    fsv_path_append(path, len, "rows");
+}
+
+static void map_position_path(const map_table *t, const map_route *r, char *path, size_t len)
+{
+    if (!t->per_row) {
+        snprintf(path, len, "metadata.sync");
+        fsv_path_append(path, len, t->table);
+        return;
     }
+    map_rows_path(t->table, path, len);
+    fsv_path_append(path, len, r->rowkey);
+}
+
+/* The rows (key -> holder) of a per-row table in a document's fields, or NULL. */
+static json_t *map_rows_of(const char *table, json_t *fields)
+{
+    char path[300];
+    map_rows_path(table, path, sizeof path);
+    return fsv_map_fields(fsv_get(fields, path));
 }
 
 /* Whether the event is older than what the document (or a hard delete) holds; *known
@@ -834,10 +857,7 @@ static void map_rebuild_array(const map_config *mc, const map_table *t, json_t *
         const map_table *o = &mc->tables[i];
         if (!o->array || strcmp(o->array, t->array) || strcmp(o->collection, t->collection))
             continue;
-        char path[300] = "metadata.sync";
-        fsv_path_append(path, sizeof path, o->table);
-        fsv_path_append(path, sizeof path, "rows");
-        json_t *rows = fsv_map_fields(fsv_get(json_object_get(entry, "fields"), path));
+        json_t *rows = map_rows_of(o->table, json_object_get(entry, "fields"));
         size_t n = json_object_size(rows), k = 0;
         const char **keys = calloc(n ? n : 1, sizeof *keys);
         const char *key;
@@ -935,12 +955,9 @@ static json_t *map_set_value(const map_set *s, const ev_event *ev)
  * fields are that row's now: a fee booked to this member after one moved away). */
 static bool map_other_live_row(const map_table *t, json_t *entry, const char *rowkey)
 {
-    char path[300] = "metadata.sync";
-    fsv_path_append(path, sizeof path, t->table);
-    fsv_path_append(path, sizeof path, "rows");
     const char *k;
     json_t *v;
-    json_object_foreach(fsv_map_fields(fsv_get(json_object_get(entry, "fields"), path)), k, v) {
+    json_object_foreach(map_rows_of(t->table, json_object_get(entry, "fields")), k, v) {
         json_t *f = fsv_map_fields(v);
         if (strcmp(k, rowkey) && f && !fsv_is_true(json_object_get(f, "deleted")))
             return true;
@@ -966,13 +983,10 @@ static void map_clear_fields(const map_table *t, json_t *entry)
  * or NULL when none is live. */
 static const char *map_newest_live_row(const map_table *t, json_t *fields, ev_position *pos)
 {
-    char path[300] = "metadata.sync";
-    fsv_path_append(path, sizeof path, t->table);
-    fsv_path_append(path, sizeof path, "rows");
     const char *key, *best = NULL;
     json_t *h;
     ev_position p;
-    json_object_foreach(fsv_map_fields(fsv_get(fields, path)), key, h) {
+    json_object_foreach(map_rows_of(t->table, fields), key, h) {
         if (fsv_is_true(json_object_get(fsv_map_fields(h), "deleted")) || !map_position_of(h, &p))
             continue;
         if (!best || ev_position_cmp(p, *pos) > 0) {
@@ -1072,14 +1086,13 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
         if (!c->parent || strcmp(c->parent, t->table) || strcmp(c->collection, t->collection))
             continue;
         char path[600] = "metadata.sync";
-        fsv_path_append(path, sizeof path, c->table);
         bool moved = false;
         ev_position ps, pd;
         if (c->per_row) {
-            fsv_path_append(path, sizeof path, "rows");
+            map_rows_path(c->table, path, sizeof path);
             const char *key;
             json_t *hs;
-            json_object_foreach(fsv_map_fields(fsv_get(src, path)), key, hs) {
+            json_object_foreach(map_rows_of(c->table, src), key, hs) {
                 char rp[700];
                 snprintf(rp, sizeof rp, "%s", path);
                 fsv_path_append(rp, sizeof rp, key);
@@ -1094,7 +1107,7 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
                 moved |= newer;
                 if (c->index) { /* the row lives in to now (as it did before, when moved back) */
                     char idx[MAP_DOC_MAX];
-                    snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, c->table, key);
+                    map_index_name(mc, c->table, key, idx, sizeof idx);
                     json_t *ie = map_entry(cache, idx);
                     map_put(ie, "doc", fsv_string(to));
                     json_object_set_new(ie, "_blind", json_true());
@@ -1114,6 +1127,7 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
                 moved = newest && theirs && !strcmp(newest, theirs) && ev_position_cmp(pn, pf) == 0 && moved;
             }
         } else {
+            fsv_path_append(path, sizeof path, c->table);
             json_t *hs = fsv_get(src, path);
             if (!map_position_of(hs, &ps) ||
                 (map_position_of(fsv_get(json_object_get(dst, "fields"), path), &pd) && ev_position_cmp(pd, ps) >= 0))
@@ -1226,7 +1240,7 @@ static bool map_find_refresh(const map_config *mc, const map_table *t, map_route
 {
     for (int k = 0; k < t->nrefreshes; k++) {
         char idx[MAP_DOC_MAX];
-        snprintf(idx, sizeof idx, "%s/%s:%s", mc->index_collection, t->refreshes[k], r->rowkey);
+        map_index_name(mc, t->refreshes[k], r->rowkey, idx, sizeof idx);
         const char *doc = map_index_target(json_object_get(cache, idx));
         if (doc && *doc && json_is_object(json_object_get(cache, doc))) {
             map_route_set(&r->refresh_doc, &r->refresh_doc_cap, doc);
