@@ -28,7 +28,10 @@
 #define APPLY_MIN_CHUNK 50  /* ... and at least, when there are that many */
 #define APPLY_QUICK_REREADS 2 /* precondition failures of an event re-read at once; then it backs off */
 
-enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD };
+/* OUT_FOLDED: for now, in apply_merge, superseded by the next event of its row (it shares
+ * that event's outcome once known) */
+enum { OUT_NONE = 0, OUT_APPLIED, OUT_STALE, OUT_SKIP, OUT_DLQ, OUT_RETRY, OUT_REREAD, OUT_HELD, OUT_FOLDED };
+#define APPLY_NO_ROW SIZE_MAX
 
 /* What one event became in this batch (kept out of cev: only a batch needs it). */
 typedef struct apply_item {
@@ -49,6 +52,9 @@ typedef struct apply_ctx {
     json_t *contrib; /* name -> [batch index, ...] of the events that changed it */
     size_t *waits;   /* batch indices of the events waiting for a parent row */
     size_t nwaits;
+    size_t *prev_row, *next_row; /* the batch's previous and next event of the same row
+                                  * (partition and key), or APPLY_NO_ROW (apply_link_rows) */
+    size_t folded;                /* events that took a later event's outcome (apply_merge) */
     bool auth_failed, answered_ok; /* some request was refused for its credentials / succeeded */
 } apply_ctx;
 
@@ -285,25 +291,58 @@ static bool apply_abandon(apply_ctx *a)
     return true;
 }
 
-/* For each event, whether an insert of its row (same partition and key) comes earlier in
- * the batch. Such an event needs no read of the row's index entry: the row is new, and
- * the insert's merge writes the entry into the cache before this event's merge. */
+static uint64_t apply_row_hash(const partq *q, const cev *e)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)q;
+    for (size_t k = 0; k < e->rec.key_len; k++)
+        h = (h ^ (unsigned char)e->rec.key[k]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+/* Links each decoded event with a key to the batch's previous and next event of its row
+ * (same partition and key): one pass over an open-addressing table of the rows. */
+static void apply_link_rows(apply_ctx *a)
+{
+    size_t cap = 16;
+    while (cap < 2 * a->n)
+        cap *= 2;
+    size_t *last = malloc(cap * sizeof *last);
+    if (!last)
+        abort();
+    for (size_t k = 0; k < cap; k++)
+        last[k] = APPLY_NO_ROW;
+    for (size_t i = 0; i < a->n; i++) {
+        a->prev_row[i] = a->next_row[i] = APPLY_NO_ROW;
+        const cev *e = a->b[i];
+        if (a->it[i].outcome != OUT_NONE || !e->rec.key)
+            continue;
+        size_t k = (size_t)apply_row_hash(a->qs[i], e) & (cap - 1);
+        while (last[k] != APPLY_NO_ROW && !(a->qs[last[k]] == a->qs[i] && cev_same_key(a->b[last[k]], e)))
+            k = (k + 1) & (cap - 1);
+        if (last[k] != APPLY_NO_ROW) {
+            a->prev_row[i] = last[k];
+            a->next_row[last[k]] = i;
+        }
+        last[k] = i;
+    }
+    free(last);
+}
+
+/* For each event, whether an insert of its row comes earlier in the batch. Such an event
+ * needs no read of the row's index entry: the row is new, and the insert's merge writes
+ * the entry into the cache before this event's merge. */
 static bool *apply_after_insert(apply_ctx *a)
 {
-    bool *after = calloc(a->n ? a->n : 1, sizeof *after);
-    json_t *inserted = json_object();
-    char k[600];
-    for (size_t i = 0; i < a->n; i++) {
-        const cev *e = a->b[i];
-        if (a->it[i].outcome != OUT_NONE || !e->rec.key || e->rec.key_len > 500)
-            continue;
-        snprintf(k, sizeof k, "%p|%.*s", (void *)a->qs[i], (int)e->rec.key_len, e->rec.key);
-        if (e->ev.op == 'c')
-            json_object_set_new(inserted, k, json_true());
-        else
-            after[i] = json_object_get(inserted, k) != NULL;
+    bool *after = calloc(a->n ? a->n : 1, sizeof *after), *seen = calloc(a->n ? a->n : 1, sizeof *seen);
+    if (!after || !seen)
+        abort();
+    for (size_t i = 0; i < a->n; i++) { /* seen: an insert of the row so far, this one included */
+        size_t p = a->prev_row[i];
+        bool before = p != APPLY_NO_ROW && seen[p];
+        seen[i] = before || a->b[i]->ev.op == 'c';
+        after[i] = before && a->b[i]->ev.op != 'c';
     }
-    json_decref(inserted);
+    free(seen);
     return after;
 }
 
@@ -389,6 +428,7 @@ static void apply_prepare_rounds(apply_ctx *a, const map_config *mc, const bool 
 static void apply_prepare(apply_ctx *a)
 {
     const map_config *mc = a->c->mc;
+    apply_link_rows(a);
     bool *after_insert = apply_after_insert(a);
     apply_prepare_rounds(a, mc, after_insert);
     free(after_insert);
@@ -404,53 +444,111 @@ static void apply_contribute(apply_ctx *a, const char *name, size_t i)
     json_array_append_new(l, json_integer((json_int_t)i));
 }
 
-/* Step 3. */
+/* Every document a merged event's route changed, for event i (the event itself, or one
+ * folded into it). */
+static void apply_contribute_route(apply_ctx *a, const map_route *r, size_t i)
+{
+    if (r->doc[0])
+        apply_contribute(a, r->doc, i);
+    if (r->left_doc[0]) /* the document the row moved out of */
+        apply_contribute(a, r->left_doc, i);
+    if (r->refresh_doc && r->refresh_doc[0]) /* an element mapped again */
+        apply_contribute(a, r->refresh_doc, i);
+    for (size_t k = 0; k < json_array_size(r->carried); k++) /* index entries repointed */
+        apply_contribute(a, json_string_value(json_array_get(r->carried, k)), i);
+    if (r->t->index && json_object_get(json_object_get(a->cache, r->own_index), "_mask"))
+        apply_contribute(a, r->own_index, i);
+}
+
+/* Whether event i needs no merge of its own: the next event of its row supersedes it. */
+static bool apply_folds(apply_ctx *a, size_t i)
+{
+    size_t j = a->next_row[i];
+    if (j == APPLY_NO_ROW || !a->c->set.coalesce)
+        return false;
+    const cev *e = a->b[i], *later = a->b[j];
+    const apply_item *x = &a->it[i], *y = &a->it[j];
+    if (y->outcome != OUT_NONE || x->st != MAP_OK || y->st != MAP_OK || e->isolate || later->isolate ||
+        e->leave_doc || later->leave_doc || e->index_pending || later->index_pending)
+        return false;
+    return map_supersedes(&y->route, &later->ev, &x->route, &e->ev);
+}
+
+static void apply_merge_one(apply_ctx *a, size_t i);
+
+/* The events folded into i (a chain back along its row) take its outcome; when i could
+ * not be applied, they are merged after all, in their order, as if never folded (a
+ * failed merge changes nothing). */
+static void apply_settle_folded(apply_ctx *a, size_t i)
+{
+    size_t p = a->prev_row[i];
+    if (p == APPLY_NO_ROW || a->it[p].outcome != OUT_FOLDED)
+        return;
+    int out = a->it[i].outcome;
+    if (out != OUT_APPLIED && out != OUT_STALE) {
+        a->it[p].outcome = OUT_NONE;
+        apply_merge_one(a, p);
+        return;
+    }
+    for (; p != APPLY_NO_ROW && a->it[p].outcome == OUT_FOLDED; p = a->prev_row[p]) {
+        a->it[p].outcome = out;
+        a->folded++;
+        if (out == OUT_APPLIED)
+            apply_contribute_route(a, &a->it[i].route, p);
+        apply_drop_tree(a->b[p]);
+    }
+}
+
+static void apply_merge_one(apply_ctx *a, size_t i)
+{
+    cev *e = a->b[i];
+    apply_item *x = &a->it[i];
+    if (a->qs[i]->held || apply_behind_wait(a, i)) {
+        x->outcome = OUT_HELD; /* an earlier event of this partition (or key) failed */
+        apply_settle_folded(a, i);
+        return;
+    }
+    x->op = e->ev.op;
+    x->source_ts_ms = e->ev.source_ts_ms;
+    if (apply_folds(a, i)) { /* the next event of its row merges for both */
+        x->outcome = OUT_FOLDED;
+        if (e->ev.op != 'u' || x->route.as_insert)
+            a->it[a->next_row[i]].route.as_insert = true;
+        return;
+    }
+    char err[256];
+    map_status st = map_merge(a->c->mc, &e->ev, &x->route, a->cache, err, sizeof err);
+    if (st == MAP_STALE && e->index_pending) {
+        map_touch_index(a->c->mc, &x->route, a->cache);
+        st = MAP_OK;
+    }
+    if ((st == MAP_OK || st == MAP_STALE) && e->leave_doc && !x->route.left_doc[0] &&
+        map_leave_again(a->c->mc, &e->ev, &x->route, a->cache, e->leave_doc) && st == MAP_STALE) {
+        x->route.doc[0] = 0; /* only the document left changes */
+        st = MAP_OK;
+    }
+    switch (st) {
+    case MAP_OK:
+        x->outcome = OUT_APPLIED;
+        apply_contribute_route(a, &x->route, i);
+        break;
+    case MAP_STALE: x->outcome = OUT_STALE; break;
+    case MAP_SKIP: x->outcome = OUT_SKIP; break;
+    default: apply_fail(a, i, OUT_DLQ, map_status_class(st), err, 0); break;
+    }
+    /* folded into the cache (or dead-lettered from its bytes): its tree is not needed
+     * while the writes are in flight, when the next batch is decoded ahead */
+    apply_drop_tree(e);
+    apply_settle_folded(a, i);
+}
+
+/* Step 3. Many events of one row: only the last is merged when it supersedes the
+ * earlier ones (map_supersedes), as it would overwrite all they set. */
 static void apply_merge(apply_ctx *a)
 {
-    for (size_t i = 0; i < a->n; i++) {
-        cev *e = a->b[i];
-        apply_item *x = &a->it[i];
-        if (x->outcome != OUT_NONE)
-            continue;
-        if (a->qs[i]->held || apply_behind_wait(a, i)) {
-            x->outcome = OUT_HELD; /* an earlier event of this partition (or key) failed */
-            continue;
-        }
-        char err[256];
-        map_status st = map_merge(a->c->mc, &e->ev, &x->route, a->cache, err, sizeof err);
-        if (st == MAP_STALE && e->index_pending) {
-            map_touch_index(a->c->mc, &x->route, a->cache);
-            st = MAP_OK;
-        }
-        if ((st == MAP_OK || st == MAP_STALE) && e->leave_doc && !x->route.left_doc[0] &&
-            map_leave_again(a->c->mc, &e->ev, &x->route, a->cache, e->leave_doc) && st == MAP_STALE) {
-            x->route.doc[0] = 0; /* only the document left changes */
-            st = MAP_OK;
-        }
-        switch (st) {
-        case MAP_OK:
-            x->outcome = OUT_APPLIED;
-            if (x->route.doc[0])
-                apply_contribute(a, x->route.doc, i);
-            if (x->route.left_doc[0]) /* the document the row moved out of */
-                apply_contribute(a, x->route.left_doc, i);
-            if (x->route.refresh_doc && x->route.refresh_doc[0]) /* an element mapped again */
-                apply_contribute(a, x->route.refresh_doc, i);
-            for (size_t k = 0; k < json_array_size(x->route.carried); k++) /* index entries repointed */
-                apply_contribute(a, json_string_value(json_array_get(x->route.carried, k)), i);
-            if (x->route.t->index && json_object_get(json_object_get(a->cache, x->route.own_index), "_mask"))
-                apply_contribute(a, x->route.own_index, i);
-            break;
-        case MAP_STALE: x->outcome = OUT_STALE; break;
-        case MAP_SKIP: x->outcome = OUT_SKIP; break;
-        default: apply_fail(a, i, OUT_DLQ, map_status_class(st), err, 0); break;
-        }
-        /* folded into the cache (or dead-lettered from its bytes): its tree is not needed
-         * while the writes are in flight, when the next batch is decoded ahead */
-        x->op = e->ev.op;
-        x->source_ts_ms = e->ev.source_ts_ms;
-        apply_drop_tree(e);
-    }
+    for (size_t i = 0; i < a->n; i++)
+        if (a->it[i].outcome == OUT_NONE)
+            apply_merge_one(a, i);
 }
 
 static void apply_build_write(apply_ctx *a, jbuf *b, const char *name, json_t *entry)
@@ -668,6 +766,10 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
     }
     a.it = c->items;
     a.waits = calloc(n, sizeof *a.waits);
+    a.prev_row = malloc((n ? n : 1) * sizeof *a.prev_row);
+    a.next_row = malloc((n ? n : 1) * sizeof *a.next_row);
+    if (!a.waits || !a.prev_row || !a.next_row)
+        abort();
     for (size_t i = 0; i < n; i++) {
         qs[i]->held = false;
         qs[i]->retry_after_ms = -1;
@@ -706,7 +808,10 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
         if (batch[i]->state == CEV_DONE) /* finished: its tree goes now, not when its offset is stored */
             apply_drop_tree(batch[i]);
     cm_batch(n, writes);
+    cm_folded(a.folded);
     json_decref(a.cache);
     json_decref(a.contrib);
     free(a.waits);
+    free(a.prev_row);
+    free(a.next_row);
 }

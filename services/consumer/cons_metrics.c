@@ -19,6 +19,13 @@ void cm_stale(size_t n)
                               "Events skipped because the document holds a newer state", ""), (double)n);
 }
 
+void cm_folded(size_t n)
+{
+    metric_add(metric_counter("ekklesia_sync_consumer_events_folded_total",
+                              "Events superseded by a later event of their row in the same batch, not mapped on "
+                              "their own (also counted as applied or stale)", ""), (double)n);
+}
+
 void cm_skipped(size_t n)
 {
     metric_add(metric_counter("ekklesia_sync_consumer_events_skipped_total",

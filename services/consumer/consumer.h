@@ -194,6 +194,7 @@ void apply_free(cons *c);
 /* metrics (cons_metrics.c). */
 void cm_applied(const char *collection, char op, size_t n);
 void cm_stale(size_t n);
+void cm_folded(size_t n);
 void cm_skipped(size_t n);
 void cm_dead_letter(const char *cls);
 void cm_retry(const char *reason, size_t n);

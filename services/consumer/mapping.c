@@ -39,6 +39,12 @@ static void map_real_text(double d, char *buf, size_t len)
 }
 
 /* The text of a scalar ("null" for null); false for objects and arrays. */
+/* An unchanged TOASTed value: the column's value is not in the event. */
+static bool map_unavailable(const json_t *v)
+{
+    return json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE);
+}
+
 static bool map_text(const json_t *v, char *buf, size_t len)
 {
     switch (json_typeof(v)) {
@@ -280,6 +286,7 @@ void map_route_reset(map_route *r)
     r->t = NULL;
     r->skipped_row = false;
     r->unindexed_delete = false;
+    r->as_insert = false;
     map_route_set(&r->doc, &r->doc_cap, "");
     map_route_set(&r->rowkey, &r->rowkey_cap, "");
     map_route_set(&r->own_index, &r->own_index_cap, "");
@@ -521,7 +528,7 @@ static void map_position_path(const map_table *t, const map_route *r, char *path
 static bool map_moved_in(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
                          const map_route *r)
 {
-    if (!t->index || ev->op != 'u' || (t->per_row ? t->id_kind != MAP_ID_PARENT : !map_is_parent(mc, t)))
+    if (!t->index || ev->op != 'u' || r->as_insert || (t->per_row ? t->id_kind != MAP_ID_PARENT : !map_is_parent(mc, t)))
         return false;
     char ppath[600];
     map_position_path(t, r, ppath, sizeof ppath);
@@ -803,7 +810,7 @@ static map_status map_fields(const map_config *mc, const map_table *t, const jso
         json_t *v;
         json_object_foreach((json_t *)row, k, v) {
             char path[300] = "";
-            if (json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE))
+            if (map_unavailable(v))
                 continue;
             fsv_path_append(path, sizeof path, k);
             map_put(entry, path, fsv_from_json(v));
@@ -813,7 +820,7 @@ static map_status map_fields(const map_config *mc, const map_table *t, const jso
     for (size_t i = 0; i < t->nfields; i++) {
         const map_field *f = &t->fields[i];
         const json_t *raw = json_object_get(row, f->column);
-        if (!raw || (json_is_string(raw) && !strcmp(json_string_value(raw), MAP_UNAVAILABLE)))
+        if (!raw || map_unavailable(raw))
             continue; /* absent or an unchanged TOASTed value: leave the field alone */
         json_t *v = map_field_value(mc, f, raw, cache, err, errlen);
         if (!v) {
@@ -903,7 +910,7 @@ static json_t *map_src_of(const map_table *t, const json_t *row, const json_t *o
     for (size_t i = 0; i < t->nfields; i++) {
         const char *col = t->fields[i].column;
         const json_t *v = json_object_get(row, col), *kept = json_object_get(old, col);
-        if (v && !(json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE)))
+        if (v && !map_unavailable(v))
             json_object_set_new(src, col, fsv_from_json(v));
         else if (v && kept)
             json_object_set_new(src, col, json_deep_copy(kept));
@@ -1329,10 +1336,30 @@ static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_ro
         }
         map_leave(mc, t, ev, cache, r, from, ppath);
     }
-    if (t->index && ev->op != 'd' && (!known || moved_in || ev->op == 'c' || ev->op == 'r') && !map_index_names(cache, r))
+    if (t->index && ev->op != 'd' && (!known || moved_in || ev->op == 'c' || ev->op == 'r' || r->as_insert) &&
+        !map_index_names(cache, r))
         map_touch_index(mc, r, cache);
     map_count(entry);
     return MAP_OK;
+}
+
+bool map_supersedes(const map_route *later_r, const ev_event *later, const map_route *r, const ev_event *ev)
+{
+    const map_table *t = r->t;
+    if (!t || later_r->t != t || t->array || t->per_row || t->nrefreshes || t->refreshed || later->op != 'u' ||
+        (ev->op != 'c' && ev->op != 'u' && ev->op != 'r') || r->skipped_row || later_r->skipped_row ||
+        r->unindexed_delete || later_r->unindexed_delete || !r->doc[0] || strcmp(r->doc, later_r->doc) ||
+        strcmp(r->own_index, later_r->own_index) || ev_position_cmp(later->pos, ev->pos) <= 0 ||
+        !json_is_object(ev->after) || !json_is_object(later->after))
+        return false;
+    const char *col;
+    json_t *v;
+    json_object_foreach((json_t *)ev->after, col, v) { /* a column later leaves alone keeps ev's value */
+        json_t *lv = json_object_get(later->after, col);
+        if (!map_unavailable(v) && (!lv || map_unavailable(lv)))
+            return false;
+    }
+    return true;
 }
 
 bool map_leave_again(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, const char *from)

@@ -181,6 +181,9 @@ typedef struct map_route {
     bool unindexed_delete; /* a delete whose row has no index entry in Firestore: map_merge
                             * decides, once the batch's earlier events of the row are folded
                             * in (an insert just before it indexes the row) */
+    bool as_insert;      /* an insert or snapshot read of the row was folded into this
+                          * update (map_supersedes): it merges as the insert would have
+                          * begun, writing the index entry, not looking for where it moved from */
 } map_route;
 
 /* A route starts zeroed ({0}). map_route_reset empties it (t NULL, the strings ""),
@@ -200,6 +203,14 @@ map_status map_prepare(const map_config *mc, const ev_event *ev, const json_t *k
  * map_prepare could not place (unindexed_delete) gets its document here. */
 map_status map_merge(const map_config *mc, const ev_event *ev, map_route *route, json_t *cache, char *err,
                      size_t errlen);
+
+/* Whether the merge of `later` (the next event of the same row in the batch, prepared:
+ * MAP_OK) sets everything the merge of ev would, in the same document: then ev needs no
+ * merge of its own, and shares later's outcome and writes (coalescing before mapping, not
+ * after). Only inserts, updates and snapshot reads of rows mapped 1:1 into a document
+ * (no array, no positions per row, no refreshes), a later update at a later position,
+ * and a later row image holding every column ev's holds. */
+bool map_supersedes(const map_route *later_r, const ev_event *later, const map_route *r, const ev_event *ev);
 
 /* The field paths map_prepare and map_merge ever read from a document (positions and
  * rows under metadata.sync, derived rules' inputs, index entries, looked-up columns):

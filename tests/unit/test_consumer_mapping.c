@@ -23,6 +23,7 @@ typedef struct world {
     json_t *store; /* name -> {"fields":...,"updateTime":...} */
     int writes;
     json_t *reads; /* name -> true: what the last batch read */
+    int folds;     /* events folded into a later one of their row (map_supersedes) */
 } world;
 
 static int setup(void **state)
@@ -100,16 +101,73 @@ static void commit_cache(world *w, json_t *cache, json_t *written)
     }
 }
 
+/* The next event of event i's row (same key) in a batch of n, or n. */
+static size_t next_of_row(const char *const *keys, size_t n, size_t i)
+{
+    for (size_t j = i + 1; j < n; j++)
+        if (!strcmp(keys[j], keys[i]))
+            return j;
+    return n;
+}
+
+typedef struct merging {
+    world *w;
+    const char *const *keys;
+    size_t n;
+    ev_event *ev;
+    map_route *r;
+    map_status *st;
+    bool *folded;
+    json_t *cache, *written;
+    const char *leave;
+} merging;
+
+/* Merges event i, or folds it into the next event of its row when that one supersedes
+ * it (map_supersedes), as apply.c does: a folded event takes the outcome of the event it
+ * went into, or is merged after all when that one fails. */
+static void merge_one(merging *b, size_t i)
+{
+    char err[512];
+    size_t j = next_of_row(b->keys, b->n, i);
+    if (b->st[i] == MAP_OK && j < b->n && b->st[j] == MAP_OK && map_supersedes(&b->r[j], &b->ev[j], &b->r[i], &b->ev[i])) {
+        b->folded[i] = true;
+        b->w->folds++;
+        if (b->ev[i].op != 'u' || b->r[i].as_insert)
+            b->r[j].as_insert = true;
+        return;
+    }
+    if (b->st[i] == MAP_OK)
+        b->st[i] = map_merge(b->w->mc, &b->ev[i], &b->r[i], b->cache, err, sizeof err);
+    if (b->leave && (b->st[i] == MAP_OK || b->st[i] == MAP_STALE) &&
+        map_leave_again(b->w->mc, &b->ev[i], &b->r[i], b->cache, b->leave))
+        b->st[i] = MAP_OK;
+    if (b->st[i] == MAP_OK)
+        route_writes(&b->r[i], b->cache, b->written);
+    for (size_t p = i; p-- > 0;) { /* the chain of events folded into this one */
+        if (strcmp(b->keys[p], b->keys[i]))
+            continue;
+        if (!b->folded[p])
+            break;
+        b->folded[p] = false;
+        if (b->st[i] != MAP_OK && b->st[i] != MAP_STALE) {
+            merge_one(b, p);
+            break;
+        }
+        b->st[p] = b->st[i];
+    }
+}
+
 /* Several events in one batch, as apply.c runs them: all prepared against one cache,
- * then merged in their order, then written. st[i]: each event's outcome. leave: as
- * apply.c's retry of events whose row left that document and a write failed (NULL:
- * none). */
+ * then merged in their order (folding superseded ones), then written. st[i]: each
+ * event's outcome. leave: as apply.c's retry of events whose row left that document and
+ * a write failed (NULL: none). */
 static void run_batch_leaving(world *w, const char *const *texts, const char *const *keys, size_t n, map_status *st,
                               const char *leave)
 {
     char err[512];
     ev_event *ev = calloc(n, sizeof *ev);
     map_route *r = calloc(n, sizeof *r);
+    bool *folded = calloc(n, sizeof *folded);
     json_t **k = calloc(n, sizeof *k), *cache = json_object(), *written = json_object();
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(ev_parse(texts[i], strlen(texts[i]), &ev[i], err, sizeof err), EV_OK);
@@ -134,13 +192,10 @@ static void run_batch_leaving(world *w, const char *const *texts, const char *co
         }
         json_decref(needs);
     }
+    merging b = { w, keys, n, ev, r, st, folded, cache, written, leave };
+    for (size_t i = 0; i < n; i++)
+        merge_one(&b, i);
     for (size_t i = 0; i < n; i++) {
-        if (st[i] == MAP_OK)
-            st[i] = map_merge(w->mc, &ev[i], &r[i], cache, err, sizeof err);
-        if (leave && (st[i] == MAP_OK || st[i] == MAP_STALE) && map_leave_again(w->mc, &ev[i], &r[i], cache, leave))
-            st[i] = MAP_OK;
-        if (st[i] == MAP_OK)
-            route_writes(&r[i], cache, written);
         map_route_free(&r[i]);
         ev_free(&ev[i]);
         json_decref(k[i]);
@@ -151,6 +206,7 @@ static void run_batch_leaving(world *w, const char *const *texts, const char *co
     free(ev);
     free(r);
     free(k);
+    free(folded);
 }
 
 static void run_batch_json(world *w, const char *const *texts, const char *const *keys, size_t n, map_status *st)
@@ -452,6 +508,109 @@ static void a_member_row_that_moves_and_moves_back_takes_its_rows_along(void **s
                      MAP_STALE);
     assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER);
     update_writes_once(w, 42, "0101302989", 24120000);
+}
+
+#define NAMED_COMRADE                                                                                       \
+    "{\"before\":null,\"after\":{\"id\":%d,\"name\":\"%s\",\"ssn\":\"%s\",\"gender\":%d,\"deleted_at\":null},"      \
+    "\"source\":{\"ts_ms\":1764041414123,\"table\":\"membership_comrade\",\"lsn\":%d},\"op\":\"%c\"}"
+
+/* Runs a batch of versions of member row id: name, kennitala, gender, lsn, op each. */
+static void run_versions(world *w, int id, size_t n, const char *const *names, const char *const *ssns, const int *genders,
+                         const int *lsns, const char *ops, map_status *st)
+{
+    char text[8][512], key[32];
+    const char *texts[8], *keys[8];
+    assert_true(n <= 8);
+    snprintf(key, sizeof key, "{\"id\":%d}", id);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text[i], sizeof text[i], NAMED_COMRADE, id, names[i], ssns[i], genders[i], lsns[i], ops[i]);
+        texts[i] = text[i];
+        keys[i] = key;
+    }
+    run_batch_json(w, texts, keys, n, st);
+}
+
+/* Versions of one row in a batch: each one that the next carries whole is folded into it
+ * (not mapped), and the result is what merging them one by one gives - the last state,
+ * its position, the index entry an insert writes, a corrected kennitala's move. One
+ * that the next does not carry whole (an unchanged TOASTed value), or that a replayed
+ * older event follows, is merged on its own. */
+static void versions_of_a_row_fold_into_the_last(void **state)
+{
+    world *w = *state;
+    map_status st[4];
+    const char *ssn[] = { "0101302989", "0101302989", "0101302989", "0101302989" };
+    const char *names[] = { "A", "B", "C" };
+    int genders[] = { 1, 2, 3, 1 }, lsns[] = { 100, 200, 300 };
+    run_versions(w, 42, 3, names, ssn, genders, lsns, "cuu", st);
+    assert_int_equal(w->folds, 2);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], MAP_OK);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "C");
+    int64_t lsn, gender;
+    assert_true(fsv_get_int(field(w, MEMBER, "profile.gender"), &gender));
+    assert_int_equal(gender, 3);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER); /* the insert's entry */
+    assert_true(fsv_get_int(field(w, MEMBER, "metadata.sync.membership_comrade.lsn"), &lsn));
+    assert_int_equal(lsn, 300);
+
+    /* the later version leaves the name alone: both are merged */
+    const char *toasted[] = { "D", "__debezium_unavailable_value" };
+    int lsns2[] = { 400, 500 };
+    run_versions(w, 42, 2, toasted, ssn, genders, lsns2, "uu", st);
+    assert_int_equal(w->folds, 2);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "D");
+    assert_true(fsv_get_int(field(w, MEMBER, "profile.gender"), &gender));
+    assert_int_equal(gender, 2);
+
+    /* a replayed older version after a newer one: the newer one stands */
+    const char *replayed[] = { "E", "C" };
+    int lsns3[] = { 700, 300 };
+    run_versions(w, 42, 2, replayed, ssn, genders, lsns3, "uu", st);
+    assert_int_equal(w->folds, 2);
+    assert_int_equal(st[0], MAP_OK);
+    assert_int_equal(st[1], MAP_STALE);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "E");
+
+    /* a corrected kennitala, then another version there: one merge moves the member */
+    const char *moved[] = { "0101302998", "0101302998" }, *names4[] = { "F", "G" };
+    int lsns4[] = { 800, 900 };
+    run_versions(w, 42, 2, names4, moved, genders, lsns4, "uu", st);
+    assert_int_equal(w->folds, 3);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), "members/0101302998");
+    assert_string_equal(str(w, "members/0101302998", "profile.name"), "G");
+    assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+
+    /* a member rejoining under a new id into a document holding the table's position:
+     * the insert folded into its update still writes the new row's index entry */
+    const char *names5[] = { "I", "J" };
+    int lsns5[] = { 950, 960 };
+    run_versions(w, 43, 2, names5, moved, genders, lsns5, "cu", st);
+    assert_int_equal(w->folds, 4);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), "members/0101302998");
+
+    /* a delete is never folded, nor folded into */
+    ev_event a = { 0 }, b = { 0 };
+    map_route ra = { 0 }, rb = { 0 };
+    char err[256];
+    const char *upd = "{\"before\":null,\"after\":{\"id\":42,\"name\":\"H\",\"ssn\":\"0101302998\"},"
+                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":1000},\"op\":\"u\"}";
+    const char *del = "{\"before\":{\"id\":42},\"after\":null,"
+                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":1100},\"op\":\"d\"}";
+    assert_int_equal(ev_parse(upd, strlen(upd), &a, err, sizeof err), EV_OK);
+    assert_int_equal(ev_parse(del, strlen(del), &b, err, sizeof err), EV_OK);
+    json_t *key = json_pack("{s:i}", "id", 42), *cache = json_object(), *needs = json_array();
+    map_prepare(w->mc, &a, key, cache, &ra, needs, err, sizeof err);
+    map_prepare(w->mc, &b, key, cache, &rb, needs, err, sizeof err);
+    assert_false(map_supersedes(&rb, &b, &ra, &a));
+    assert_false(map_supersedes(&ra, &a, &rb, &b));
+    map_route_free(&ra);
+    map_route_free(&rb);
+    ev_free(&a);
+    ev_free(&b);
+    json_decref(key);
+    json_decref(cache);
+    json_decref(needs);
 }
 
 /* A row inserted and deleted in one batch: the delete (whose "before" holds only the
@@ -1030,6 +1189,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(comrade_create_builds_the_portal_document),
+        T(versions_of_a_row_fold_into_the_last),
         T(replay_and_older_events_are_stale),
         T(positions_are_per_table),
         T(child_waits_for_parent),
