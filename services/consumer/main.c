@@ -283,6 +283,16 @@ static void cons_poll(cons *c)
             break;
         }
     }
+    /* and what has arrived of the next batch (without waiting): it is decoded while this
+     * batch's requests are in flight (apply_decode_ahead) */
+    size_t ahead = 2 * want;
+    while (!cons_stop && have >= want && have < ahead && c->buffered < (size_t)c->set.max_buffered) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (!m)
+            break;
+        cons_take(c, m);
+        have++;
+    }
 }
 
 #define CONS_WAITING_KEYS 256 /* keys of one partition waiting for a parent, at most */
