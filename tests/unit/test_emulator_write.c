@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "tests/support/empty_maps.h"
 #include "tools/firestore-emulator/emu_store.h"
 #include "tools/firestore-emulator/emu_write.h"
 
@@ -305,6 +306,8 @@ static void expect_text_like_tree(const char *old_json, const char *write_json)
         assert_int_equal(a.exists, b.exists);
         if (a.exists) {
             json_t *ta = json_loads(a.text, 0, NULL), *tb = json_loads(b.text, 0, NULL);
+            th_empty_maps(ta);
+            th_empty_maps(tb);
             if (!ta || !tb || !json_equal(ta, tb))
                 fail_msg("tree %s, text %s for %s", a.text, b.text, write_json);
             json_decref(ta);
@@ -327,6 +330,11 @@ static void expect_text_like_tree(const char *old_json, const char *write_json)
     "\"address\":{\"mapValue\":{\"fields\":{\"street\":{\"stringValue\":\"S 1\"},\"postal\":{\"stringValue\":\"101\"}}}},"  \
     "\"metadata\":{\"mapValue\":{\"fields\":{\"synced_at\":{\"timestampValue\":\"2026-01-01T00:00:00Z\"},"           \
     "\"lsn\":{\"integerValue\":\"16\"}}}}}"
+#define DEEP                                                                                                           \
+    "{\"m\":{\"mapValue\":{\"fields\":{\"s\":{\"stringValue\":\"v\"},\"sync\":{\"mapValue\":{\"fields\":{\"t\":{\"mapValue\":"     \
+    "{\"fields\":{\"lsn\":{\"integerValue\":\"8\"},\"commit\":{\"integerValue\":\"7\"}}}}}}},\"e\":{\"mapValue\":{\"fields\":"     \
+    "{\"a\\nb\":{\"integerValue\":\"1\"},\"k\":{\"integerValue\":\"1\"}}}},\"other\":{\"booleanValue\":true}}}},"                   \
+    "\"p\":{\"integerValue\":\"1\"}}"
 #define UPD(fields, rest) "{\"update\":{\"name\":\"" DOC "\",\"fields\":" fields "}," rest "}"
 
 static void test_text_writes_match_tree_writes(void **state)
@@ -352,6 +360,17 @@ static void test_text_writes_match_tree_writes(void **state)
         { MEMBER, UPD("{\"tags\":{\"nullValue\":null}}", "\"updateMask\":{\"fieldPaths\":[\"tags\",\"tags.x\",\"metadata\"]}") },
         { MEMBER, UPD("{}", "\"updateMask\":{\"fieldPaths\":[]}") },
         { "{}", UPD("{\"a\":{\"integerValue\":\"1\"}}", "\"updateMask\":{\"fieldPaths\":[\"a\",\"b.c\"]}") },
+        /* down the maps, field by field: three levels deep, a map emptied, a path into a
+         * stored non-map and into an absent map, the same values (unchanged), a nested key
+         * with an escape (that map as a tree) */
+        { DEEP, UPD("{\"m\":{\"mapValue\":{\"fields\":{\"sync\":{\"mapValue\":{\"fields\":{\"t\":{\"mapValue\":{\"fields\":{\"lsn\":{\"integerValue\":\"9\"}}}}}}}}}}}",
+                    "\"updateMask\":{\"fieldPaths\":[\"m.sync.t.lsn\",\"m.sync.t.commit\",\"m.other\",\"m.x.y\",\"m.s.z\",\"p.q\"]}") },
+        { DEEP, UPD("{}", "\"updateMask\":{\"fieldPaths\":[\"m.sync.t.lsn\",\"m.sync.t.commit\",\"m.sync.u\"]}") },
+        { DEEP, UPD("{\"m\":{\"mapValue\":{\"fields\":{\"sync\":{\"mapValue\":{\"fields\":{\"t\":{\"mapValue\":{\"fields\":{\"commit\":{\"integerValue\":\"7\"},\"lsn\":{\"integerValue\":\"8\"}}}}}}},\"s\":{\"stringValue\":\"v\"}}}}}",
+                    "\"updateMask\":{\"fieldPaths\":[\"m.sync.t.lsn\",\"m.sync.t.commit\",\"m.s\"]}") },
+        { DEEP, UPD("{\"m\":{\"mapValue\":{\"fields\":{\"e\":{\"mapValue\":{\"fields\":{\"k\":{\"integerValue\":\"2\"}}}}}}}}",
+                    "\"updateMask\":{\"fieldPaths\":[\"m.e.k\",\"m.sync\"]}") },
+        { DEEP, UPD("{\"m\":{\"mapValue\":{\"fields\":{\"sync\":{\"mapValue\":{}}}}}}", "\"updateMask\":{\"fieldPaths\":[\"m.sync.t.lsn\",\"m.sync\"]}") },
         /* transforms that read the stored value, alone and with a mask */
         { MEMBER, UPD("{\"n\":{\"integerValue\":\"1\"}}",
                       "\"updateMask\":{\"fieldPaths\":[\"n\"]},\"updateTransforms\":[{\"fieldPath\":\"n\",\"increment\":{\"integerValue\":\"2\"}},"
