@@ -39,6 +39,7 @@ typedef struct apply_item {
     map_route route;
     int outcome;
     char op;              /* the event's, kept when its tree goes after merging */
+    bool folded;          /* took a later event's outcome (apply_merge) */
     int64_t source_ts_ms;
 } apply_item;
 
@@ -54,7 +55,8 @@ typedef struct apply_ctx {
     size_t nwaits;
     size_t *prev_row, *next_row; /* the batch's previous and next event of the same row
                                   * (partition and key), or APPLY_NO_ROW (apply_link_rows) */
-    size_t folded;                /* events that took a later event's outcome (apply_merge) */
+    size_t *prev_doc;             /* the previous prepared event of the same document, or
+                                   * APPLY_NO_ROW (apply_link_docs) */
     bool auth_failed, answered_ok; /* some request was refused for its credentials / succeeded */
 } apply_ctx;
 
@@ -146,6 +148,7 @@ static void apply_decode(apply_ctx *a, size_t i)
     cev *e = a->b[i];
     apply_item *x = &a->it[i];
     x->outcome = OUT_NONE;
+    x->folded = false;
     x->st = MAP_NEED;
     map_route_reset(&x->route); /* items are kept from batch to batch, with their strings */
     if (!e->rec.payload) {
@@ -460,46 +463,84 @@ static void apply_contribute_route(apply_ctx *a, const map_route *r, size_t i)
         apply_contribute(a, r->own_index, i);
 }
 
-/* Whether event i needs no merge of its own: the next event of its row supersedes it. */
+static uint64_t apply_name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+/* Links each prepared event to the batch's previous one going to the same document. */
+static void apply_link_docs(apply_ctx *a)
+{
+    size_t cap = 16;
+    while (cap < 2 * a->n)
+        cap *= 2;
+    size_t *last = malloc(cap * sizeof *last);
+    if (!last)
+        abort();
+    for (size_t k = 0; k < cap; k++)
+        last[k] = APPLY_NO_ROW;
+    for (size_t i = 0; i < a->n; i++) {
+        a->prev_doc[i] = APPLY_NO_ROW;
+        const char *doc = a->it[i].route.doc;
+        if (a->it[i].outcome != OUT_NONE || a->it[i].st != MAP_OK || !doc || !doc[0])
+            continue;
+        size_t k = (size_t)apply_name_hash(doc) & (cap - 1);
+        while (last[k] != APPLY_NO_ROW && strcmp(a->it[last[k]].route.doc, doc))
+            k = (k + 1) & (cap - 1);
+        a->prev_doc[i] = last[k];
+        last[k] = i;
+    }
+    free(last);
+}
+
+/* Whether event i needs no merge of its own: the next event of its row supersedes it,
+ * and no event between them goes to the same document. */
 static bool apply_folds(apply_ctx *a, size_t i)
 {
     size_t j = a->next_row[i];
-    if (j == APPLY_NO_ROW || !a->c->set.coalesce)
+    if (j == APPLY_NO_ROW || !a->c->set.coalesce || a->prev_doc[j] != i)
         return false;
     const cev *e = a->b[i], *later = a->b[j];
     const apply_item *x = &a->it[i], *y = &a->it[j];
     if (y->outcome != OUT_NONE || x->st != MAP_OK || y->st != MAP_OK || e->isolate || later->isolate ||
         e->leave_doc || later->leave_doc || e->index_pending || later->index_pending)
         return false;
-    return map_supersedes(&y->route, &later->ev, &x->route, &e->ev);
+    return map_supersedes(a->c->mc, a->cache, &y->route, &later->ev, &x->route, &e->ev);
 }
 
-static void apply_merge_one(apply_ctx *a, size_t i);
+static void apply_merge_one(apply_ctx *a, size_t i, bool may_fold);
 
 /* The events folded into i (a chain back along its row) take its outcome; when i could
  * not be applied, they are merged after all, in their order, as if never folded (a
- * failed merge changes nothing). */
+ * failed merge changes nothing, and no event between them went to their document). */
 static void apply_settle_folded(apply_ctx *a, size_t i)
 {
     size_t p = a->prev_row[i];
     if (p == APPLY_NO_ROW || a->it[p].outcome != OUT_FOLDED)
         return;
     int out = a->it[i].outcome;
-    if (out != OUT_APPLIED && out != OUT_STALE) {
-        a->it[p].outcome = OUT_NONE;
-        apply_merge_one(a, p);
+    if (out == OUT_APPLIED || out == OUT_STALE) {
+        for (; p != APPLY_NO_ROW && a->it[p].outcome == OUT_FOLDED; p = a->prev_row[p]) {
+            a->it[p].outcome = out;
+            a->it[p].folded = true;
+            if (out == OUT_APPLIED)
+                apply_contribute_route(a, &a->it[i].route, p);
+            apply_drop_tree(a->b[p]);
+        }
         return;
     }
-    for (; p != APPLY_NO_ROW && a->it[p].outcome == OUT_FOLDED; p = a->prev_row[p]) {
-        a->it[p].outcome = out;
-        a->folded++;
-        if (out == OUT_APPLIED)
-            apply_contribute_route(a, &a->it[i].route, p);
-        apply_drop_tree(a->b[p]);
+    while (a->prev_row[p] != APPLY_NO_ROW && a->it[a->prev_row[p]].outcome == OUT_FOLDED)
+        p = a->prev_row[p]; /* the chain's first */
+    for (; p != i; p = a->next_row[p]) {
+        a->it[p].outcome = OUT_NONE;
+        apply_merge_one(a, p, false);
     }
 }
 
-static void apply_merge_one(apply_ctx *a, size_t i)
+static void apply_merge_one(apply_ctx *a, size_t i, bool may_fold)
 {
     cev *e = a->b[i];
     apply_item *x = &a->it[i];
@@ -510,7 +551,7 @@ static void apply_merge_one(apply_ctx *a, size_t i)
     }
     x->op = e->ev.op;
     x->source_ts_ms = e->ev.source_ts_ms;
-    if (apply_folds(a, i)) { /* the next event of its row merges for both */
+    if (may_fold && apply_folds(a, i)) { /* the next event of its row merges for both */
         x->outcome = OUT_FOLDED;
         if (e->ev.op != 'u' || x->route.as_insert)
             a->it[a->next_row[i]].route.as_insert = true;
@@ -546,9 +587,10 @@ static void apply_merge_one(apply_ctx *a, size_t i)
  * earlier ones (map_supersedes), as it would overwrite all they set. */
 static void apply_merge(apply_ctx *a)
 {
+    apply_link_docs(a);
     for (size_t i = 0; i < a->n; i++)
         if (a->it[i].outcome == OUT_NONE)
-            apply_merge_one(a, i);
+            apply_merge_one(a, i, true);
 }
 
 static void apply_build_write(apply_ctx *a, jbuf *b, const char *name, json_t *entry)
@@ -672,11 +714,12 @@ static void apply_note_failure(cev *e)
 static void apply_settle(apply_ctx *a)
 {
     cons *c = a->c;
-    size_t ndlq = 0, finished = 0;
+    size_t ndlq = 0, finished = 0, folded = 0;
     int64_t now = clock_wall_ms();
     for (size_t i = 0; i < a->n; i++) {
         cev *e = a->b[i];
         apply_item *x = &a->it[i];
+        folded += x->folded && (x->outcome == OUT_APPLIED || x->outcome == OUT_STALE);
         switch (x->outcome) {
         case OUT_APPLIED:
             e->state = CEV_DONE;
@@ -706,6 +749,7 @@ static void apply_settle(apply_ctx *a)
         }
     }
     cm_finished(finished);
+    cm_folded(folded);
     if (ndlq && dlq_flush(c->dlq, 10000) > 0) {
         for (size_t i = 0; i < a->n; i++)
             if (a->it[i].outcome == OUT_DLQ && a->b[i]->state != CEV_DONE)
@@ -768,7 +812,8 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
     a.waits = calloc(n, sizeof *a.waits);
     a.prev_row = malloc((n ? n : 1) * sizeof *a.prev_row);
     a.next_row = malloc((n ? n : 1) * sizeof *a.next_row);
-    if (!a.waits || !a.prev_row || !a.next_row)
+    a.prev_doc = malloc((n ? n : 1) * sizeof *a.prev_doc);
+    if (!a.waits || !a.prev_row || !a.next_row || !a.prev_doc)
         abort();
     for (size_t i = 0; i < n; i++) {
         qs[i]->held = false;
@@ -808,10 +853,10 @@ void apply_batch(cons *c, cev **batch, partq **qs, size_t n)
         if (batch[i]->state == CEV_DONE) /* finished: its tree goes now, not when its offset is stored */
             apply_drop_tree(batch[i]);
     cm_batch(n, writes);
-    cm_folded(a.folded);
     json_decref(a.cache);
     json_decref(a.contrib);
     free(a.waits);
     free(a.prev_row);
     free(a.next_row);
+    free(a.prev_doc);
 }

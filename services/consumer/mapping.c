@@ -1343,7 +1343,8 @@ static map_status map_merge_row(const map_config *mc, const ev_event *ev, map_ro
     return MAP_OK;
 }
 
-bool map_supersedes(const map_route *later_r, const ev_event *later, const map_route *r, const ev_event *ev)
+bool map_supersedes(const map_config *mc, json_t *cache, const map_route *later_r, const ev_event *later,
+                    const map_route *r, const ev_event *ev)
 {
     const map_table *t = r->t;
     if (!t || later_r->t != t || t->array || t->per_row || t->nrefreshes || t->refreshed || later->op != 'u' ||
@@ -1359,7 +1360,10 @@ bool map_supersedes(const map_route *later_r, const ev_event *later, const map_r
         if (!map_unavailable(v) && (!lv || map_unavailable(lv)))
             return false;
     }
-    return true;
+    char ppath[600];
+    bool known;
+    map_position_path(t, r, ppath, sizeof ppath);
+    return !map_is_stale(t, ev, cache, r, ppath, &known) && !map_moved_in(mc, t, ev, cache, r);
 }
 
 bool map_leave_again(const map_config *mc, const ev_event *ev, map_route *r, json_t *cache, const char *from)

@@ -205,12 +205,15 @@ map_status map_merge(const map_config *mc, const ev_event *ev, map_route *route,
                      size_t errlen);
 
 /* Whether the merge of `later` (the next event of the same row in the batch, prepared:
- * MAP_OK) sets everything the merge of ev would, in the same document: then ev needs no
- * merge of its own, and shares later's outcome and writes (coalescing before mapping, not
- * after). Only inserts, updates and snapshot reads of rows mapped 1:1 into a document
- * (no array, no positions per row, no refreshes), a later update at a later position,
- * and a later row image holding every column ev's holds. */
-bool map_supersedes(const map_route *later_r, const ev_event *later, const map_route *r, const ev_event *ev);
+ * MAP_OK; no event between them goes to the same document) sets everything the merge of
+ * ev would, in the same document: then ev needs no merge of its own, and shares later's
+ * outcome and writes (coalescing before mapping, not after). Only inserts, updates and
+ * snapshot reads of rows mapped 1:1 into a document (no array, no positions per row, no
+ * refreshes), a later update at a later position, a later row image holding every column
+ * ev's holds, and an ev that is neither stale against cache nor moving the row in from
+ * another document (whose leaving would carry ev's time). */
+bool map_supersedes(const map_config *mc, json_t *cache, const map_route *later_r, const ev_event *later,
+                    const map_route *r, const ev_event *ev);
 
 /* The field paths map_prepare and map_merge ever read from a document (positions and
  * rows under metadata.sync, derived rules' inputs, index entries, looked-up columns):

@@ -59,7 +59,7 @@ int cons_settings_load(cfg_file *cf, cons_settings *s, cfg_error *err)
     memset(s, 0, sizeof *s);
     if (cons_strings(cf, s, err) ||
         cfg_int(cf, "consumer.dlq_partitions", 1, 1, 10000, &s->dlq_partitions, err) ||
-        cfg_int(cf, "consumer.batch_max_events", 800, 1, 100000, &s->batch_max_events, err) ||
+        cfg_int(cf, "consumer.batch_max_events", 700, 1, 100000, &s->batch_max_events, err) ||
         cfg_int(cf, "consumer.batch_max_ms", 0, 0, 60000, &s->batch_max_ms, err) ||
         cfg_bool(cf, "consumer.coalesce", true, &s->coalesce, err) ||
         cfg_bool(cf, "consumer.never_backwards", true, &s->never_backwards, err) ||

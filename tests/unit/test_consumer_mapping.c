@@ -101,14 +101,6 @@ static void commit_cache(world *w, json_t *cache, json_t *written)
     }
 }
 
-/* The next event of event i's row (same key) in a batch of n, or n. */
-static size_t next_of_row(const char *const *keys, size_t n, size_t i)
-{
-    for (size_t j = i + 1; j < n; j++)
-        if (!strcmp(keys[j], keys[i]))
-            return j;
-    return n;
-}
 
 typedef struct merging {
     world *w;
@@ -125,11 +117,36 @@ typedef struct merging {
 /* Merges event i, or folds it into the next event of its row when that one supersedes
  * it (map_supersedes), as apply.c does: a folded event takes the outcome of the event it
  * went into, or is merged after all when that one fails. */
+/* Whether events i and j are of the same row (table and key). */
+static bool same_row(const merging *b, size_t i, size_t j)
+{
+    return !strcmp(b->keys[i], b->keys[j]) && b->ev[i].table && b->ev[j].table && !strcmp(b->ev[i].table, b->ev[j].table);
+}
+
+/* The next event of event i's row in the batch, or n. */
+static size_t next_of_row(const merging *b, size_t i)
+{
+    for (size_t j = i + 1; j < b->n; j++)
+        if (same_row(b, i, j))
+            return j;
+    return b->n;
+}
+
+/* Whether an event between i and j goes to i's document. */
+static bool doc_between(const merging *b, size_t i, size_t j)
+{
+    for (size_t k = i + 1; k < j; k++)
+        if (b->st[k] == MAP_OK && b->r[k].doc && !strcmp(b->r[k].doc, b->r[i].doc))
+            return true;
+    return false;
+}
+
 static void merge_one(merging *b, size_t i)
 {
     char err[512];
-    size_t j = next_of_row(b->keys, b->n, i);
-    if (b->st[i] == MAP_OK && j < b->n && b->st[j] == MAP_OK && map_supersedes(&b->r[j], &b->ev[j], &b->r[i], &b->ev[i])) {
+    size_t j = next_of_row(b, i);
+    if (!b->leave && b->st[i] == MAP_OK && j < b->n && b->st[j] == MAP_OK && !doc_between(b, i, j) &&
+        map_supersedes(b->w->mc, b->cache, &b->r[j], &b->ev[j], &b->r[i], &b->ev[i])) {
         b->folded[i] = true;
         b->w->folds++;
         if (b->ev[i].op != 'u' || b->r[i].as_insert)
@@ -144,7 +161,7 @@ static void merge_one(merging *b, size_t i)
     if (b->st[i] == MAP_OK)
         route_writes(&b->r[i], b->cache, b->written);
     for (size_t p = i; p-- > 0;) { /* the chain of events folded into this one */
-        if (strcmp(b->keys[p], b->keys[i]))
+        if (!same_row(b, p, i))
             continue;
         if (!b->folded[p])
             break;
@@ -510,100 +527,121 @@ static void a_member_row_that_moves_and_moves_back_takes_its_rows_along(void **s
     update_writes_once(w, 42, "0101302989", 24120000);
 }
 
-#define NAMED_COMRADE                                                                                       \
-    "{\"before\":null,\"after\":{\"id\":%d,\"name\":\"%s\",\"ssn\":\"%s\",\"gender\":%d,\"deleted_at\":null},"      \
-    "\"source\":{\"ts_ms\":1764041414123,\"table\":\"membership_comrade\",\"lsn\":%d},\"op\":\"%c\"}"
+/* One version of a membership_comrade row: its event's time is 1764041414000 + lsn ms. */
+typedef struct comrade_v {
+    int id;
+    const char *name, *ssn;
+    int gender, lsn;
+    char op;
+} comrade_v;
 
-/* Runs a batch of versions of member row id: name, kennitala, gender, lsn, op each. */
-static void run_versions(world *w, int id, size_t n, const char *const *names, const char *const *ssns, const int *genders,
-                         const int *lsns, const char *ops, map_status *st)
+#define COMRADE_V                                                                                           \
+    "{\"before\":null,\"after\":{\"id\":%d,\"name\":\"%s\",\"ssn\":\"%s\",\"gender\":%d,\"deleted_at\":null},"      \
+    "\"source\":{\"ts_ms\":%lld,\"table\":\"membership_comrade\",\"lsn\":%d},\"op\":\"%c\"}"
+
+/* Runs the versions as one batch. */
+static void run_comrades(world *w, const comrade_v *v, size_t n, map_status *st)
 {
-    char text[8][512], key[32];
+    char text[8][512], key[8][32];
     const char *texts[8], *keys[8];
     assert_true(n <= 8);
-    snprintf(key, sizeof key, "{\"id\":%d}", id);
     for (size_t i = 0; i < n; i++) {
-        snprintf(text[i], sizeof text[i], NAMED_COMRADE, id, names[i], ssns[i], genders[i], lsns[i], ops[i]);
+        snprintf(key[i], sizeof key[i], "{\"id\":%d}", v[i].id);
+        snprintf(text[i], sizeof text[i], COMRADE_V, v[i].id, v[i].name, v[i].ssn, v[i].gender,
+                 1764041414000LL + v[i].lsn, v[i].lsn, v[i].op);
         texts[i] = text[i];
-        keys[i] = key;
+        keys[i] = key[i];
     }
     run_batch_json(w, texts, keys, n, st);
 }
 
+/* Runs the versions as one batch in w, and one by one in a copy of w: the stores must
+ * end the same (folding changes how, never what). */
+static void run_comrades_like_one_by_one(world *w, const comrade_v *v, size_t n, map_status *st)
+{
+    world one = { .mc = w->mc, .store = json_deep_copy(w->store) };
+    map_status alone;
+    run_comrades(w, v, n, st);
+    for (size_t i = 0; i < n; i++) {
+        run_comrades(&one, &v[i], 1, &alone);
+        assert_int_equal(alone, st[i]);
+    }
+    if (!json_equal(w->store, one.store)) {
+        char *x = json_dumps(w->store, JSON_COMPACT | JSON_SORT_KEYS), *y = json_dumps(one.store, JSON_COMPACT | JSON_SORT_KEYS);
+        fail_msg("batch %s\none by one %s", x, y);
+    }
+    json_decref(one.store);
+    json_decref(one.reads);
+}
+
+#define UNAVAILABLE "__debezium_unavailable_value"
+#define K2 "0101302998"
+
 /* Versions of one row in a batch: each one that the next carries whole is folded into it
- * (not mapped), and the result is what merging them one by one gives - the last state,
- * its position, the index entry an insert writes, a corrected kennitala's move. One
- * that the next does not carry whole (an unchanged TOASTed value), or that a replayed
- * older event follows, is merged on its own. */
+ * (not mapped), and every batch ends as merging its events one by one does - the last
+ * state, its position, the index entry an insert writes. Merged on their own: a version
+ * the next does not carry whole (an unchanged TOASTed value), one a replayed older event
+ * follows, one already stale, one moving the row in from another document (the document
+ * left gets its own time), and one with another row going to its document in between. */
 static void versions_of_a_row_fold_into_the_last(void **state)
 {
     world *w = *state;
     map_status st[4];
-    const char *ssn[] = { "0101302989", "0101302989", "0101302989", "0101302989" };
-    const char *names[] = { "A", "B", "C" };
-    int genders[] = { 1, 2, 3, 1 }, lsns[] = { 100, 200, 300 };
-    run_versions(w, 42, 3, names, ssn, genders, lsns, "cuu", st);
+    const comrade_v v1[] = { { 42, "A", "0101302989", 1, 100, 'c' }, { 42, "B", "0101302989", 2, 200, 'u' },
+                             { 42, "C", "0101302989", 3, 300, 'u' } };
+    run_comrades_like_one_by_one(w, v1, 3, st);
     assert_int_equal(w->folds, 2);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(st[i], MAP_OK);
     assert_string_equal(str(w, MEMBER, "profile.name"), "C");
-    int64_t lsn, gender;
-    assert_true(fsv_get_int(field(w, MEMBER, "profile.gender"), &gender));
-    assert_int_equal(gender, 3);
     assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), MEMBER); /* the insert's entry */
+    int64_t lsn;
     assert_true(fsv_get_int(field(w, MEMBER, "metadata.sync.membership_comrade.lsn"), &lsn));
     assert_int_equal(lsn, 300);
 
-    /* the later version leaves the name alone: both are merged */
-    const char *toasted[] = { "D", "__debezium_unavailable_value" };
-    int lsns2[] = { 400, 500 };
-    run_versions(w, 42, 2, toasted, ssn, genders, lsns2, "uu", st);
-    assert_int_equal(w->folds, 2);
+    const comrade_v toasted[] = { { 42, "D", "0101302989", 1, 400, 'u' }, { 42, UNAVAILABLE, "0101302989", 2, 500, 'u' } };
+    run_comrades_like_one_by_one(w, toasted, 2, st);
     assert_string_equal(str(w, MEMBER, "profile.name"), "D");
-    assert_true(fsv_get_int(field(w, MEMBER, "profile.gender"), &gender));
-    assert_int_equal(gender, 2);
-
-    /* a replayed older version after a newer one: the newer one stands */
-    const char *replayed[] = { "E", "C" };
-    int lsns3[] = { 700, 300 };
-    run_versions(w, 42, 2, replayed, ssn, genders, lsns3, "uu", st);
-    assert_int_equal(w->folds, 2);
-    assert_int_equal(st[0], MAP_OK);
+    const comrade_v replayed[] = { { 42, "E", "0101302989", 1, 700, 'u' }, { 42, "C", "0101302989", 3, 300, 'u' } };
+    run_comrades_like_one_by_one(w, replayed, 2, st);
     assert_int_equal(st[1], MAP_STALE);
-    assert_string_equal(str(w, MEMBER, "profile.name"), "E");
-
-    /* a corrected kennitala, then another version there: one merge moves the member */
-    const char *moved[] = { "0101302998", "0101302998" }, *names4[] = { "F", "G" };
-    int lsns4[] = { 800, 900 };
-    run_versions(w, 42, 2, names4, moved, genders, lsns4, "uu", st);
-    assert_int_equal(w->folds, 3);
-    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), "members/0101302998");
-    assert_string_equal(str(w, "members/0101302998", "profile.name"), "G");
+    const comrade_v stale_first[] = { { 42, "E", "0101302989", 1, 700, 'u' }, { 42, "F", "0101302989", 1, 800, 'u' } };
+    run_comrades_like_one_by_one(w, stale_first, 2, st);
+    assert_int_equal(st[0], MAP_STALE);
+    assert_string_equal(str(w, MEMBER, "profile.name"), "F");
+    const comrade_v moved[] = { { 42, "G", K2, 1, 900, 'u' }, { 42, "H", K2, 1, 1000, 'u' } };
+    run_comrades_like_one_by_one(w, moved, 2, st);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:42", "doc"), "members/" K2);
     assert_string_equal(str(w, MEMBER, "membership.status"), "inactive");
+    assert_int_equal(w->folds, 2); /* none of these four */
+
+    const comrade_v first[] = { { 50, "P", "1111111111", 1, 1100, 'c' } };
+    run_comrades_like_one_by_one(w, first, 1, st);
+    const comrade_v between[] = { { 51, "Q", "2222222222", 1, 1200, 'c' }, { 50, "R", "2222222222", 1, 1300, 'u' },
+                                  { 51, "S", "2222222222", 1, 1400, 'u' } };
+    run_comrades_like_one_by_one(w, between, 3, st);
+    assert_int_equal(w->folds, 2);
 
     /* a member rejoining under a new id into a document holding the table's position:
      * the insert folded into its update still writes the new row's index entry */
-    const char *names5[] = { "I", "J" };
-    int lsns5[] = { 950, 960 };
-    run_versions(w, 43, 2, names5, moved, genders, lsns5, "cu", st);
-    assert_int_equal(w->folds, 4);
-    assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), "members/0101302998");
+    const comrade_v rejoin[] = { { 43, "I", K2, 1, 1500, 'c' }, { 43, "J", K2, 1, 1600, 'u' } };
+    run_comrades_like_one_by_one(w, rejoin, 2, st);
+    assert_int_equal(w->folds, 3);
+    assert_string_equal(str(w, "sync_keys/membership_comrade:43", "doc"), "members/" K2);
 
     /* a delete is never folded, nor folded into */
     ev_event a = { 0 }, b = { 0 };
     map_route ra = { 0 }, rb = { 0 };
     char err[256];
     const char *upd = "{\"before\":null,\"after\":{\"id\":42,\"name\":\"H\",\"ssn\":\"0101302998\"},"
-                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":1000},\"op\":\"u\"}";
+                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":2000},\"op\":\"u\"}";
     const char *del = "{\"before\":{\"id\":42},\"after\":null,"
-                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":1100},\"op\":\"d\"}";
+                      "\"source\":{\"table\":\"membership_comrade\",\"lsn\":2100},\"op\":\"d\"}";
     assert_int_equal(ev_parse(upd, strlen(upd), &a, err, sizeof err), EV_OK);
     assert_int_equal(ev_parse(del, strlen(del), &b, err, sizeof err), EV_OK);
     json_t *key = json_pack("{s:i}", "id", 42), *cache = json_object(), *needs = json_array();
     map_prepare(w->mc, &a, key, cache, &ra, needs, err, sizeof err);
     map_prepare(w->mc, &b, key, cache, &rb, needs, err, sizeof err);
-    assert_false(map_supersedes(&rb, &b, &ra, &a));
-    assert_false(map_supersedes(&ra, &a, &rb, &b));
+    assert_false(map_supersedes(w->mc, cache, &rb, &b, &ra, &a));
+    assert_false(map_supersedes(w->mc, cache, &ra, &a, &rb, &b));
     map_route_free(&ra);
     map_route_free(&rb);
     ev_free(&a);
