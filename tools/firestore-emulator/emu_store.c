@@ -262,9 +262,8 @@ static const char *emu_text_value_end(const char *p)
     return p;
 }
 
-int emu_text_fields_n(const char *text, size_t len, emu_text_field **out)
+int emu_text_fields(const char *text, emu_text_field **out)
 {
-    const char *end = text + len;
     size_t cap = 32;
     int n = 0;
     emu_text_field *f = malloc(cap * sizeof *f);
@@ -273,7 +272,7 @@ int emu_text_fields_n(const char *text, size_t len, emu_text_field **out)
     if (*p++ != '{')
         return -1;
     if (*p == '}')
-        return p + 1 == end ? 0 : -1;
+        return p[1] == '\0' ? 0 : -1;
     for (;;) {
         if (*p != '"')
             return -1;
@@ -292,15 +291,10 @@ int emu_text_fields_n(const char *text, size_t len, emu_text_field **out)
         f[n++] = (emu_text_field){ p + 1, (size_t)(kend - 1 - (p + 1)), p, kend + 1, (size_t)(vend - (kend + 1)) };
         p = vend;
         if (*p == '}')
-            return p + 1 == end ? n : -1;
+            return p[1] == '\0' ? n : -1;
         if (*p++ != ',')
             return -1;
     }
-}
-
-int emu_text_fields(const char *text, emu_text_field **out)
-{
-    return emu_text_fields_n(text, strlen(text), out);
 }
 
 int emu_text_field_find(const emu_text_field *f, int n, const char *key, size_t klen)

@@ -58,8 +58,6 @@ typedef struct {
  * and the count, or -1 when the text is not in that form or a key holds an escape
  * (callers then parse the text). */
 int emu_text_fields(const char *text, emu_text_field **out);
-/* The same for the len bytes at text, inside a stored text (a map's fields). */
-int emu_text_fields_n(const char *text, size_t len, emu_text_field **out);
 /* Index of the entry named key (no escapes in key: exact bytes), or -1. */
 int emu_text_field_find(const emu_text_field *f, int n, const char *key, size_t klen);
 /* The fields of d restricted to the top-level fields that paths start with, parsed

@@ -427,7 +427,6 @@ typedef struct {
     const char *key;     /* a first path segment */
     int at;              /* its entry in the stored text, -1 when absent */
     bool need_old;       /* its old value decides the result */
-    bool splice;         /* a stored map only mask paths below it touch (emu_splice_map) */
 } emu_touched;
 
 static int emu_touch(emu_touched *t, int n, const emu_fieldpath *fp, bool reads_old, const emu_text_field *tf, int nf)
@@ -492,164 +491,6 @@ static bool emu_time_may_be_now(const emu_write *w, const json_t *old, int64_t f
     return false;
 }
 
-#define EMU_MAP_OPEN "{\"mapValue\":{\"fields\":"
-
-/* The fields object inside a stored map Value's text, or false when the Value is not
- * a map in the form stored text has (an empty map, another type). */
-static bool emu_map_fields_text(const char *vt, size_t vlen, const char **inner, size_t *ilen)
-{
-    size_t open = sizeof EMU_MAP_OPEN - 1;
-    if (vlen < open + 4 || memcmp(vt, EMU_MAP_OPEN, open) || vt[open] != '{' || memcmp(vt + vlen - 3, "}}}", 3))
-        return false;
-    *inner = vt + open;
-    *ilen = vlen - open - 2;
-    return true;
-}
-
-/* The part of a mask path from segment depth on. */
-static emu_fieldpath emu_path_from(const emu_fieldpath *fp, int depth)
-{
-    return (emu_fieldpath){ fp->n - depth, fp->seg + depth };
-}
-
-/* One map's splice in progress (emu_splice_value). */
-typedef struct {
-    jbuf *o;
-    size_t first;                /* where the map's first field goes */
-    const emu_fieldpath *const *ps;
-    int np;
-    const emu_fieldpath **group; /* the paths through one field */
-    bool *done;                  /* paths written */
-    int depth;
-    const json_t *req;
-    bool *same;
-} emu_splicing;
-
-static bool emu_splice_value(jbuf *o, const char *old, size_t olen, const emu_fieldpath *const *ps, int np,
-                             int depth, const json_t *req, bool *same);
-
-/* Writes the field that path i goes through (stored: its entry, or NULL when new), with
- * every path through it. */
-static void emu_splice_field(emu_splicing *sp, int i, const emu_text_field *stored)
-{
-    const char *seg = sp->ps[i]->seg[sp->depth];
-    int ng = 0;
-    for (int k = i; k < sp->np; k++)
-        if (!sp->done[k] && !strcmp(sp->ps[k]->seg[sp->depth], seg)) {
-            sp->group[ng++] = sp->ps[k];
-            sp->done[k] = true;
-        }
-    size_t mark = sp->o->len;
-    if (sp->o->len > sp->first)
-        jbuf_putc(sp->o, ',');
-    if (stored) {
-        jbuf_put(sp->o, stored->entry, (size_t)(stored->val - stored->entry));
-    } else {
-        jbuf_str(sp->o, seg, strlen(seg));
-        jbuf_putc(sp->o, ':');
-    }
-    if (!emu_splice_value(sp->o, stored ? stored->val : NULL, stored ? stored->vlen : 0, sp->group, ng,
-                          sp->depth + 1, sp->req, sp->same))
-        sp->o->len = mark; /* absent after all */
-}
-
-/* Writes the Value of a field with the mask paths ps set from the request's fields
- * (segments before depth name the field; old: its stored Value's text, or NULL when
- * absent), parsing only what must be: a stored map is split into its fields and only
- * the ones the paths go through are worked on, down the maps, the rest copied as text.
- * Returns false when the field ends up absent. Clears *same when the value changed. */
-static bool emu_splice_value(jbuf *o, const char *old, size_t olen, const emu_fieldpath *const *ps, int np,
-                             int depth, const json_t *req, bool *same)
-{
-    const char *inner;
-    size_t ilen;
-    emu_text_field *tf = NULL;
-    int nf = -1;
-    bool whole = false; /* a path ends at this field: its value comes whole from the request */
-    for (int i = 0; i < np; i++)
-        whole |= ps[i]->n == depth;
-    if (!whole && old && emu_map_fields_text(old, olen, &inner, &ilen))
-        nf = emu_text_fields_n(inner, ilen, &tf);
-    if (nf < 0) { /* the value as a tree: parsed, set, written */
-        free(tf);
-        const char *key = ps[0]->seg[depth - 1];
-        json_t *holder = json_object(), *ov = old ? json_tree_load(old, olen, 0, NULL) : NULL;
-        if (ov)
-            json_object_set_new(holder, key, ov);
-        for (int i = 0; i < np; i++) {
-            emu_fieldpath rel = emu_path_from(ps[i], depth - 1);
-            emu_fields_set(holder, &rel, emu_fields_lookup(req, ps[i]));
-        }
-        json_t *nv = json_object_get(holder, key);
-        if (nv) {
-            size_t at = o->len;
-            json_tree_dump(o, nv);
-            if (*same && (!old || !emu_value_text_same(old, olen, o->data + at, o->len - at, nv)))
-                *same = false;
-        } else if (old) {
-            *same = false;
-        }
-        json_decref(holder);
-        return nv != NULL;
-    }
-    /* a stored map: its fields in stored order, the touched ones spliced, new ones last */
-    size_t start = o->len;
-    jbuf_puts(o, EMU_MAP_OPEN "{");
-    emu_splicing sp = { o, o->len, ps, np, malloc((size_t)np * sizeof *sp.group), calloc((size_t)np, sizeof *sp.done),
-                        depth, req, same };
-    for (int e = 0; e < nf; e++) {
-        int i = 0;
-        while (i < np && (sp.done[i] || strlen(ps[i]->seg[depth]) != tf[e].klen ||
-                          memcmp(ps[i]->seg[depth], tf[e].key, tf[e].klen)))
-            i++;
-        if (i < np) {
-            emu_splice_field(&sp, i, &tf[e]);
-            continue;
-        }
-        if (o->len > sp.first)
-            jbuf_putc(o, ',');
-        jbuf_put(o, tf[e].entry, (size_t)(tf[e].val + tf[e].vlen - tf[e].entry));
-    }
-    for (int i = 0; i < np; i++)
-        if (!sp.done[i])
-            emu_splice_field(&sp, i, NULL);
-    if (o->len == sp.first) { /* emptied: an empty map is stored without its fields */
-        o->len = start;
-        jbuf_puts(o, "{\"mapValue\":{}}");
-    } else {
-        jbuf_puts(o, "}}}");
-    }
-    free(sp.group);
-    free(sp.done);
-    free(tf);
-    return true;
-}
-
-static emu_touched *emu_touched_find(emu_touched *t, int n, const char *key)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(t[i].key, key))
-            return &t[i];
-    return NULL;
-}
-
-/* Whether touched field t is a stored map that only mask paths below it go into (no
- * transform, no path naming it whole): then it is spliced field by field. */
-static bool emu_splices(const emu_write *w, int nmask, const emu_touched *t, const emu_text_field *tf)
-{
-    const char *inner;
-    size_t ilen;
-    if (t->at < 0 || !emu_map_fields_text(tf[t->at].val, tf[t->at].vlen, &inner, &ilen))
-        return false;
-    for (int i = 0; i < nmask; i++)
-        if (w->mask[i].n == 1 && !strcmp(w->mask[i].seg[0], t->key))
-            return false;
-    for (int i = 0; i < w->ntr; i++)
-        if (!strcmp(w->tr[i].path.seg[0], t->key))
-            return false;
-    return true;
-}
-
 /* 1: applied (next->text set, next->fields NULL); 0: the text is not in the form
  * this needs (the caller takes the tree path); -1: failed with st; 2: now_us is
  * EMU_NOW_SLOT and the write needs the commit time itself (emu_time_may_be_now). */
@@ -679,13 +520,10 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
         nt = emu_touch(t, nt, &w->mask[i], false, tf, nf);
     for (int i = 0; i < w->ntr; i++)
         nt = emu_touch(t, nt, &w->tr[i].path, w->tr[i].kind != EMU_TR_SERVER_TIME || slot, tf, nf);
-    const emu_fieldpath **group = malloc((size_t)(nmask + 1) * sizeof *group);
-    for (int i = 0; i < nt; i++)
-        t[i].splice = emu_splices(w, nmask, &t[i], tf);
 
     json_t *part = json_object();
     for (int i = 0; i < nt; i++) {
-        if (t[i].at >= 0 && t[i].need_old && !t[i].splice) {
+        if (t[i].at >= 0 && t[i].need_old) {
             json_t *old = json_tree_load(tf[t[i].at].val, tf[t[i].at].vlen, 0, NULL);
             if (old)
                 json_object_set_new(part, t[i].key, old);
@@ -693,14 +531,12 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     }
     if (slot && emu_time_may_be_now(w, part, floor_us)) {
         json_decref(part);
-        free(group);
         free(t);
         free(tf);
         return 2;
     }
     for (int i = 0; i < nmask; i++)
-        if (!emu_touched_find(t, nt, w->mask[i].seg[0])->splice)
-            emu_fields_set(part, &w->mask[i], emu_fields_lookup(w->fields, &w->mask[i]));
+        emu_fields_set(part, &w->mask[i], emu_fields_lookup(w->fields, &w->mask[i]));
     json_t *res = w->ntr ? json_array() : NULL;
     for (int i = 0; i < w->ntr; i++)
         json_array_append_new(res, emu_transform_apply(&w->tr[i], part, now_us));
@@ -718,17 +554,6 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
             if (o.len > 1)
                 jbuf_putc(&o, ',');
             jbuf_put(&o, tf[e].entry, (size_t)(tf[e].val + tf[e].vlen - tf[e].entry));
-            continue;
-        }
-        if (t[k].splice) { /* a stored map the mask goes into: field by field */
-            int ng = 0;
-            for (int i = 0; i < nmask; i++)
-                if (!strcmp(w->mask[i].seg[0], t[k].key))
-                    group[ng++] = &w->mask[i];
-            if (o.len > 1)
-                jbuf_putc(&o, ',');
-            jbuf_put(&o, tf[e].entry, (size_t)(tf[e].val - tf[e].entry));
-            emu_splice_value(&o, tf[e].val, tf[e].vlen, group, ng, 1, w->fields, &same);
             continue;
         }
         json_t *nv = json_object_get(part, t[k].key);
@@ -758,7 +583,6 @@ static int emu_apply_text(const emu_write *w, const emu_docstate *cur, int64_t n
     jbuf_putc(&o, '}');
     jbuf_cstr(&o); /* stored as text */
     json_decref(part);
-    free(group);
     free(t);
     free(tf);
 

@@ -1,8 +1,8 @@
-/* fuzz_emulator_splice.c - differential libFuzzer target for the emulator's writes on
- * stored text: a write applied to a document given as stored text (masked updates
- * spliced field by field, down the maps) must give what the same write gives on the
- * document as a tree - status, fields, update time, transform results. Any difference
- * aborts.
+/* fuzz_emulator_text_writes.c - differential libFuzzer target for the emulator's writes
+ * on stored text: a write applied to a document given as stored text (a masked update or
+ * a transform works on the touched top-level fields and copies the rest as text) must
+ * give what the same write gives on the document as a tree - status, fields (an empty map
+ * in either spelling), update time, transform results. Any difference aborts.
  *
  * Input: the stored fields (a JSON object of Values), a newline, then a Write. */
 #include <stddef.h>
