@@ -161,8 +161,12 @@ void partq_block(cons *c, partq *q, int64_t retry_after_ms);
 #define PARTQ_PARENT_MAX_WAIT_MS 2000
 int64_t partq_wait_delay(cons *c, int attempts);
 void partq_unblock(partq *q);
-/* Pauses or resumes fetching so that buffered records stay bounded. */
+/* Pauses or resumes fetching of q so that buffered records stay bounded (max_buffered,
+ * shared among the partitions holding records). */
 void partq_flow(cons *c, partq *q);
+/* How many records q may hold: its share of max_buffered among the partitions holding
+ * records, q counted (at least 64). */
+size_t partq_share(const cons *c, const partq *q);
 void partq_free_all(cons *c);
 
 /* rate.c: Firestore's 500/50/5 ramp and a fixed ceiling. */

@@ -209,14 +209,23 @@ void partq_unblock(partq *q)
     backoff_reset(&q->bo);
 }
 
-void partq_flow(cons *c, partq *q)
+/* partq_flow: each partition holding records may hold its share of max_buffered;
+ * partitions with nothing buffered take no share. (Shared among all assigned partitions, a consumer of
+ * the stack's 45 partitions let the one busy topic's partitions hold 111 records each:
+ * paused and resumed all the time, each pause dropping what librdkafka had fetched ahead,
+ * it applied fewer than 3,000 events/s while using a fifth of a core.) */
+size_t partq_share(const cons *c, const partq *q)
 {
     size_t nparts = 0;
-    for (partq *p = c->parts; p; p = p->next)
-        nparts++;
+    for (const partq *p = c->parts; p; p = p->next)
+        nparts += p->count > 0 || p == q;
     size_t limit = (size_t)c->set.max_buffered / (nparts ? nparts : 1);
-    if (limit < 64)
-        limit = 64;
+    return limit < 64 ? 64 : limit;
+}
+
+void partq_flow(cons *c, partq *q)
+{
+    size_t limit = partq_share(c, q);
     bool blocked = q->blocked_until_ms > clock_mono_ms();
     if (blocked || q->count >= limit)
         partq_pause(c, q, true);

@@ -1,7 +1,7 @@
 /* test_consumer_runtime.c - member-consumer's small runtime rules: the 500/50/5 ramp and
  * the fixed ceiling, the token bucket's pace, settings from config and environment, and
  * the scrubbing of dead-letter messages (no member data), how long a row waits for its
- * parent. */
+ * parent, the share of buffered records a partition may hold. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,30 @@
 
 #include "common/clock.h"
 #include "services/consumer/consumer.h"
+
+/* The buffered records' bound is shared among the partitions holding records, not
+ * among all assigned: a consumer of 45 partitions whose records come from 4 lets those
+ * hold 1,250 each, not 111 (paused and resumed all the time). */
+static void buffered_records_are_shared_among_busy_partitions(void **state)
+{
+    (void)state;
+    cons c = { 0 };
+    c.set.max_buffered = 5000;
+    partq qs[45];
+    memset(qs, 0, sizeof qs);
+    for (int i = 0; i < 45; i++) {
+        qs[i].next = i + 1 < 45 ? &qs[i + 1] : NULL;
+        qs[i].count = i < 4 ? 300 : 0;
+    }
+    c.parts = &qs[0];
+    assert_int_equal(partq_share(&c, &qs[0]), 1250);
+    assert_int_equal(partq_share(&c, &qs[10]), 1000); /* a partition whose records start to come */
+    for (int i = 0; i < 45; i++)
+        qs[i].count = 10;
+    assert_int_equal(partq_share(&c, &qs[0]), 111);
+    c.set.max_buffered = 100;
+    assert_int_equal(partq_share(&c, &qs[0]), 64); /* never below */
+}
 
 /* A row waiting for its parent: quick retries first, then backing off, but never so
  * long that a parent the other replica applies late goes unnoticed for long. */
@@ -120,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ramp_follows_500_50_5),
         cmocka_unit_test(parent_wait_is_quick_then_bounded),
+        cmocka_unit_test(buffered_records_are_shared_among_busy_partitions),
         cmocka_unit_test(bucket_paces_writes),
         cmocka_unit_test(dead_letter_messages_hide_member_data),
         cmocka_unit_test(settings_from_file_and_environment),
