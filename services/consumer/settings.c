@@ -63,7 +63,7 @@ int cons_settings_load(cfg_file *cf, cons_settings *s, cfg_error *err)
         cfg_int(cf, "consumer.batch_max_ms", 0, 0, 60000, &s->batch_max_ms, err) ||
         cfg_bool(cf, "consumer.coalesce", true, &s->coalesce, err) ||
         cfg_bool(cf, "consumer.never_backwards", true, &s->never_backwards, err) ||
-        cfg_int(cf, "consumer.max_buffered", 5000, 100, 10000000, &s->max_buffered, err) ||
+        cfg_int(cf, "consumer.max_buffered", 3000, 100, 10000000, &s->max_buffered, err) ||
         cfg_int(cf, "firestore.timeout_ms", 10000, 100, 600000, &s->timeout_ms, err) ||
         cfg_int(cf, "firestore.max_inflight", 8, 1, 256, &s->max_inflight, err) ||
         cfg_int(cf, "firestore.writes_per_request", 500, 1, 500, &s->writes_per_request, err) ||
