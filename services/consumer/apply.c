@@ -294,32 +294,41 @@ static bool apply_abandon(apply_ctx *a)
     return true;
 }
 
-static uint64_t apply_row_hash(const partq *q, const cev *e)
+/* FNV-1a of len bytes, from seed. */
+static uint64_t apply_hash(const void *p, size_t len, uint64_t seed)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)q;
-    for (size_t k = 0; k < e->rec.key_len; k++)
-        h = (h ^ (unsigned char)e->rec.key[k]) * 1099511628211ULL;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t k = 0; k < len; k++)
+        h = (h ^ ((const unsigned char *)p)[k]) * 1099511628211ULL;
     return h ^ (h >> 29);
+}
+
+/* An open-addressing table of batch indices for n entries, all empty: *cap slots (a
+ * power of two, at least twice n). */
+static size_t *apply_slots(size_t n, size_t *cap)
+{
+    *cap = 16;
+    while (*cap < 2 * n)
+        *cap *= 2;
+    size_t *slots = malloc(*cap * sizeof *slots);
+    if (!slots)
+        abort();
+    for (size_t k = 0; k < *cap; k++)
+        slots[k] = APPLY_NO_ROW;
+    return slots;
 }
 
 /* Links each decoded event with a key to the batch's previous and next event of its row
  * (same partition and key): one pass over an open-addressing table of the rows. */
 static void apply_link_rows(apply_ctx *a)
 {
-    size_t cap = 16;
-    while (cap < 2 * a->n)
-        cap *= 2;
-    size_t *last = malloc(cap * sizeof *last);
-    if (!last)
-        abort();
-    for (size_t k = 0; k < cap; k++)
-        last[k] = APPLY_NO_ROW;
+    size_t cap, *last = apply_slots(a->n, &cap);
     for (size_t i = 0; i < a->n; i++) {
         a->prev_row[i] = a->next_row[i] = APPLY_NO_ROW;
         const cev *e = a->b[i];
         if (a->it[i].outcome != OUT_NONE || !e->rec.key)
             continue;
-        size_t k = (size_t)apply_row_hash(a->qs[i], e) & (cap - 1);
+        size_t k = (size_t)apply_hash(e->rec.key, e->rec.key_len, (uint64_t)(uintptr_t)a->qs[i]) & (cap - 1);
         while (last[k] != APPLY_NO_ROW && !(a->qs[last[k]] == a->qs[i] && cev_same_key(a->b[last[k]], e)))
             k = (k + 1) & (cap - 1);
         if (last[k] != APPLY_NO_ROW) {
@@ -463,31 +472,16 @@ static void apply_contribute_route(apply_ctx *a, const map_route *r, size_t i)
         apply_contribute(a, r->own_index, i);
 }
 
-static uint64_t apply_name_hash(const char *name)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 1099511628211ULL;
-    return h ^ (h >> 29);
-}
-
 /* Links each prepared event to the batch's previous one going to the same document. */
 static void apply_link_docs(apply_ctx *a)
 {
-    size_t cap = 16;
-    while (cap < 2 * a->n)
-        cap *= 2;
-    size_t *last = malloc(cap * sizeof *last);
-    if (!last)
-        abort();
-    for (size_t k = 0; k < cap; k++)
-        last[k] = APPLY_NO_ROW;
+    size_t cap, *last = apply_slots(a->n, &cap);
     for (size_t i = 0; i < a->n; i++) {
         a->prev_doc[i] = APPLY_NO_ROW;
         const char *doc = a->it[i].route.doc;
         if (a->it[i].outcome != OUT_NONE || a->it[i].st != MAP_OK || !doc || !doc[0])
             continue;
-        size_t k = (size_t)apply_name_hash(doc) & (cap - 1);
+        size_t k = (size_t)apply_hash(doc, strlen(doc), 0) & (cap - 1);
         while (last[k] != APPLY_NO_ROW && strcmp(a->it[last[k]].route.doc, doc))
             k = (k + 1) & (cap - 1);
         a->prev_doc[i] = last[k];
