@@ -38,13 +38,13 @@ static void map_real_text(double d, char *buf, size_t len)
     }
 }
 
-/* The text of a scalar ("null" for null); false for objects and arrays. */
 /* An unchanged TOASTed value: the column's value is not in the event. */
 static bool map_unavailable(const json_t *v)
 {
     return json_is_string(v) && !strcmp(json_string_value(v), MAP_UNAVAILABLE);
 }
 
+/* The text of a scalar ("null" for null); false for objects and arrays. */
 static bool map_text(const json_t *v, char *buf, size_t len)
 {
     switch (json_typeof(v)) {
