@@ -553,13 +553,18 @@ static bool map_is_stale(const map_table *t, const ev_event *ev, json_t *cache, 
  * table's key index, its document, and the lookups of the source columns kept beside it,
  * as they are now. MAP_WAIT when a reference row the event's new values name is not there
  * yet - only for an event newer than the row as read (a replay waits for nothing). */
-static map_status map_prepare_refresh(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
-                                      map_route *r, json_t *needs, char *err, size_t errlen)
+/* Whether the event's document is read and the event newer than it (not a replay). */
+static bool map_is_fresh(const map_table *t, const ev_event *ev, json_t *cache, const map_route *r)
 {
     char tpath[600];
     bool known;
     map_position_path(t, r, tpath, sizeof tpath);
-    bool fresh = json_object_get(cache, r->doc) && !map_is_stale(t, ev, cache, r, tpath, &known);
+    return json_object_get(cache, r->doc) && !map_is_stale(t, ev, cache, r, tpath, &known);
+}
+
+static map_status map_prepare_refresh(const map_config *mc, const map_table *t, const ev_event *ev, json_t *cache,
+                                      map_route *r, json_t *needs, char *err, size_t errlen)
+{
     size_t tl = strlen(t->table);
     for (int k = 0; k < t->nrefreshes; k++) {
         const map_table *c = map_find(mc, t->refreshes[k]);
@@ -569,7 +574,7 @@ static map_status map_prepare_refresh(const map_config *mc, const map_table *t, 
                 continue;
             const json_t *step = json_object_get(ev->after, f->lookup[0] + tl + 1);
             json_t *v = NULL;
-            if (step && map_lookup_from(mc, f, 1, step, cache, needs, &v) < 0 && fresh) {
+            if (step && map_lookup_from(mc, f, 1, step, cache, needs, &v) < 0 && map_is_fresh(t, ev, cache, r)) {
                 snprintf(err, errlen, "table %s: reference row for %s not synced yet", c->table, f->lookup[1]);
                 return MAP_WAIT;
             }
@@ -699,6 +704,14 @@ static json_t *map_entry(json_t *cache, const char *name)
     return e;
 }
 
+/* Points key index entry idx at doc (written blind: an entry holds no position). */
+static void map_point_index(json_t *cache, const char *idx, const char *doc)
+{
+    json_t *ie = map_entry(cache, idx);
+    map_put(ie, "doc", fsv_string(doc));
+    json_object_set_new(ie, "_blind", json_true());
+}
+
 static bool map_position_of(json_t *holder, ev_position *pos)
 {
     int64_t lsn, commit;
@@ -735,7 +748,6 @@ static json_t *map_position_value(ev_position p, bool deleted, json_t *element)
     return map_row_holder(p, deleted, element, NULL, NULL);
 }
 
-/* "metadata.sync.<table>" or "metadata.sync.<table>.rows.<key>". */
 /* "metadata.sync.<table>.rows": where a per-row table's positions live. */
 static void map_rows_path(const char *table, char *path, size_t len)
 {
@@ -744,6 +756,7 @@ static void map_rows_path(const char *table, char *path, size_t len)
     fsv_path_append(path, len, "rows");
 }
 
+/* "metadata.sync.<table>" or "metadata.sync.<table>.rows.<key>". */
 static void map_position_path(const map_table *t, const map_route *r, char *path, size_t len)
 {
     if (!t->per_row) {
@@ -1115,9 +1128,7 @@ static void map_carry(const map_config *mc, const map_table *t, json_t *cache, m
                 if (c->index) { /* the row lives in to now (as it did before, when moved back) */
                     char idx[MAP_DOC_MAX];
                     map_index_name(mc, c->table, key, idx, sizeof idx);
-                    json_t *ie = map_entry(cache, idx);
-                    map_put(ie, "doc", fsv_string(to));
-                    json_object_set_new(ie, "_blind", json_true());
+                    map_point_index(cache, idx, to);
                     if (!r->carried)
                         r->carried = json_array();
                     json_array_append_new(r->carried, json_string(idx));
@@ -1388,9 +1399,7 @@ void map_touch_index(const map_config *mc, const map_route *r, json_t *cache)
     (void)mc;
     if (!r->t->index || !r->doc[0])
         return;
-    json_t *idx = map_entry(cache, r->own_index);
-    map_put(idx, "doc", fsv_string(r->doc));
-    json_object_set_new(idx, "_blind", json_true());
+    map_point_index(cache, r->own_index, r->doc);
 }
 
 json_t *map_read_mask(const map_config *mc)
